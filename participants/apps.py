@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ParticipantsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "participants"
+    verbose_name = "Panel participants"

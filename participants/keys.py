@@ -1,0 +1,27 @@
+"""The server key ring, built once from settings (FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from participants.crypto.keyring import KeyRing, KeyRingError
+
+
+@lru_cache(maxsize=4)
+def _build(spec: str, blind_index_key: str) -> KeyRing:
+    try:
+        return KeyRing.from_config(spec, blind_index_key=blind_index_key)
+    except KeyRingError as error:
+        raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS / BLIND_INDEX_KEY: {error}") from None
+
+
+def keyring() -> KeyRing:
+    return _build(settings.FIELD_ENCRYPTION_KEYS, settings.BLIND_INDEX_KEY)
+
+
+def associated_data(column: str, pseudonym: str) -> bytes:
+    """Binds an encrypted value to its column and participant: copied elsewhere, it will not decrypt."""
+    return f"participants:{column}:{pseudonym}".encode()

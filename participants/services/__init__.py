@@ -1,0 +1,1 @@
+"""Writes to the panel register, one module per concern."""
