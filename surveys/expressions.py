@@ -703,3 +703,15 @@ _FUNCTION_IMPLEMENTATIONS: Mapping[str, Callable[..., _Value]] = {
     "count-selected": lambda value: float(len(_choices(value))),
     "date": _to_date,
 }
+
+
+def references_of(*sources: str) -> frozenset[str]:
+    """Every ``${name}`` the given expressions use (unparseable ones contribute none)."""
+    names: set[str] = set()
+    for source in sources:
+        if source:
+            try:
+                names |= parse(source).references
+            except ExpressionError:
+                continue
+    return frozenset(names)

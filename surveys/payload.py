@@ -150,7 +150,15 @@ def build_payload(version: QuestionnaireVersion, language: str) -> tuple[dict[st
 
 
 def render(version: QuestionnaireVersion, language: str) -> RenderedQuestionnaire:
-    cache_key = f"{CACHE_PREFIX}:{version.pk}:{version.content_digest}:{language}"
+    # The study's introduction travels with the questionnaire but is not frozen with the version:
+    # its text is part of the key, so editing it makes a new rendering instead of a stale one.
+    study = version.questionnaire.study
+    introduction = hashlib.sha256(
+        repr([text_of(study, "introduction", code) for code in study.languages]).encode()
+    )
+    cache_key = (
+        f"{CACHE_PREFIX}:{version.pk}:{version.content_digest}:{introduction.hexdigest()[:16]}:{language}"
+    )
     if version.is_published:
         cached = cache.get(cache_key)
         if cached is not None:

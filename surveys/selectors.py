@@ -28,7 +28,8 @@ User = AuthUser | AnonymousUser
 
 
 def studies_for(user: User, *, roles: frozenset[str] = AUTHORS) -> QuerySet[Study]:
-    if not user.is_authenticated:
+    # Participants authenticate without a Django user (pk None): they author nothing.
+    if not user.is_authenticated or getattr(user, "pk", None) is None:
         return Study.objects.none()
     if getattr(user, "is_superuser", False):
         return Study.objects.all()
@@ -93,9 +94,15 @@ def version_tree(version: QuestionnaireVersion) -> list[Section]:
     """Sections with their questions and choices prefetched, in questionnaire order."""
     from django.db.models import Prefetch
 
-    questions = Question.objects.order_by("position").prefetch_related(
-        Prefetch("choices", queryset=Choice.objects.order_by("position"))
+    # Texts ask their owning study for its languages: load it along, not once per object.
+    choices = Choice.objects.select_related("question__version__questionnaire__study").order_by("position")
+    questions = (
+        Question.objects.select_related("version__questionnaire__study")
+        .order_by("position")
+        .prefetch_related(Prefetch("choices", queryset=choices))
     )
     return list(
-        version.sections.order_by("position").prefetch_related(Prefetch("questions", queryset=questions))
+        version.sections.select_related("version__questionnaire__study")
+        .order_by("position")
+        .prefetch_related(Prefetch("questions", queryset=questions))
     )

@@ -241,9 +241,7 @@ class WaveOutput(serializers.ModelSerializer):
 
 class WaveUpdateInput(serializers.Serializer):
     name = TranslatedTextField(max_length=200, required=False)
-    questionnaire_version = serializers.PrimaryKeyRelatedField(
-        queryset=QuestionnaireVersion.objects.all(), allow_null=True, required=False
-    )
+    questionnaire_version = serializers.IntegerField(min_value=1, allow_null=True, required=False)
     anchor = serializers.ChoiceField(choices=Wave.Anchor.choices, required=False)
     offset_months = serializers.IntegerField(min_value=-24, max_value=240, required=False)
     offset_days = serializers.IntegerField(min_value=-366, max_value=3660, required=False)

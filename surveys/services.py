@@ -220,7 +220,25 @@ def section_update(*, section: Section, title: TranslatedText | None = None) -> 
 @transaction.atomic
 def section_delete(*, section: Section) -> None:
     check_version_editable(section.version)
+    for question in section.questions.all():
+        check_not_referenced(question, ignore_section=section)
     section.delete()
+
+
+def check_not_referenced(question: Question, *, ignore_section: Section | None = None) -> None:
+    """Refuses to delete a question that other questions' relevance or constraint still names."""
+    others = Question.objects.filter(version_id=question.version_id).exclude(pk=question.pk)
+    if ignore_section is not None:
+        others = others.exclude(section=ignore_section)
+    users = [
+        other.variable
+        for other in others.only("variable", "relevance", "constraint")
+        if question.variable in expressions.references_of(other.relevance, other.constraint)
+    ]
+    if users:
+        raise Conflict(
+            f"{question.variable} is used in the relevance or constraint of {', '.join(users)}; change those first."
+        )
 
 
 QUESTION_TEXT_FIELDS = ("text", "hint", "constraint_message", "scale_min_label", "scale_max_label")
@@ -311,16 +329,7 @@ def question_update(*, question: Question, **changes: Any) -> Question:
 @transaction.atomic
 def question_delete(*, question: Question) -> None:
     check_version_editable(question.version)
-    later = [
-        other.variable
-        for other in Question.objects.filter(version_id=question.version_id).exclude(pk=question.pk)
-        if f"${{{question.variable}}}" in other.relevance or f"${{{question.variable}}}" in other.constraint
-    ]
-    if later:
-        raise Conflict(
-            f"{question.variable} is used in the relevance or constraint of {', '.join(later)}; "
-            "change those first."
-        )
+    check_not_referenced(question)
     question.delete()
 
 
@@ -359,6 +368,11 @@ def choice_delete(*, choice: Choice) -> None:
 @transaction.atomic
 def texts_mark_reviewed(*, instance: TranslatableModel, field_name: str, languages: Sequence[str]) -> None:
     """A translator confirms translations are still right after the source changed."""
+    if field_name not in translated_fields(instance):
+        raise DomainError(
+            f"'{field_name[:64]}' is not a translated field here; use one of {', '.join(translated_fields(instance))}.",
+            field="field",
+        )
     if isinstance(instance, (Section, Question, Choice)):
         check_version_editable(
             instance.version if not isinstance(instance, Choice) else instance.question.version

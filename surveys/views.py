@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.errors import DomainError, NotFound
 from surveys import selectors, services
 from surveys.payload import questionnaire_response
 from surveys.serializers import (
@@ -60,6 +61,20 @@ QUESTIONNAIRE_RESPONSES = {
     304: OpenApiResponse(description="Not modified: the If-None-Match ETag is current."),
     404: ERRORS[404],
 }
+
+
+def _wave_input(request: Request, serializer_class: type, *, study_id: int) -> dict[str, Any]:
+    """Wave input with its version resolved among those the caller may see (others look missing)."""
+    data = _validated(serializer_class, request.data)
+    version_id = data.get("questionnaire_version")
+    if version_id is not None:
+        try:
+            data["questionnaire_version"] = selectors.get_version_for(request.user, version_id)
+        except NotFound:
+            raise DomainError(
+                f"No questionnaire version {version_id} that you may use.", field="questionnaire_version"
+            ) from None
+    return data
 
 
 def _validated(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
@@ -257,7 +272,7 @@ class WaveListApi(APIView):
     @extend_schema(request=WaveInput, responses={201: WaveOutput, **ERRORS}, tags=["authoring"])
     def post(self, request: Request, study_id: int) -> Response:
         study = selectors.get_study_for(request.user, study_id)
-        wave = services.wave_create(study=study, **_validated(WaveInput, request.data))
+        wave = services.wave_create(study=study, **_wave_input(request, WaveInput, study_id=study.pk))
         return Response(WaveOutput(wave).data, status=status.HTTP_201_CREATED)
 
 
@@ -269,7 +284,9 @@ class WaveDetailApi(APIView):
     @extend_schema(request=WaveUpdateInput, responses={200: WaveOutput, **ERRORS}, tags=["authoring"])
     def patch(self, request: Request, wave_id: int) -> Response:
         wave = selectors.get_wave_for(request.user, wave_id)
-        wave = services.wave_update(wave=wave, **_validated(WaveUpdateInput, request.data))
+        wave = services.wave_update(
+            wave=wave, **_wave_input(request, WaveUpdateInput, study_id=wave.study_id)
+        )
         return Response(WaveOutput(wave).data)
 
 
@@ -279,7 +296,5 @@ class WavePreviewApi(APIView):
         """The questionnaire of a wave as its participants receive it."""
         wave = selectors.get_wave_for(request.user, wave_id)
         if wave.questionnaire_version is None:
-            from backend.errors import NotFound
-
             raise NotFound(f"Wave '{wave.key}' has no questionnaire version yet.")
         return questionnaire_response(request, wave.questionnaire_version)

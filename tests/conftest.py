@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from participants.models import (
@@ -214,8 +215,8 @@ def enroll(site: Site, staff: User, consent_text: ConsentText, **overrides: Any)
         "country_of_origin": "SY",
         "country_of_departure": "KE",
         "birth_year": 1990,
-        "enrolled_on": datetime.date(2026, 1, 15),
-        "planned_departure_on": datetime.date(2026, 3, 1),
+        "enrolled_on": timezone.localdate() - datetime.timedelta(days=2),
+        "planned_departure_on": timezone.localdate() + datetime.timedelta(days=40),
         "name": "Test Person",
         "phone": "+46701234567",
         "consent": register.ConsentInput(
@@ -273,3 +274,35 @@ def amira(amira_participant: Participant) -> APIClient:
 @pytest.fixture
 def bashir(bashir_participant: Participant) -> APIClient:
     return _participant_client(bashir_participant)
+
+
+# --- answering: a wave, the research team's key --------------------------------------------------------------
+
+from participants.crypto import sealing  # noqa: E402
+from participants.responses import services as response_services  # noqa: E402
+from surveys.models import Wave  # noqa: E402
+
+
+@pytest.fixture
+def research_keypair() -> tuple[sealing.PrivateKey, sealing.PublicKey]:
+    """The research team's key pair; in real life the private half stays on their machine."""
+    return sealing.generate_keypair()
+
+
+@pytest.fixture
+def study_key(
+    study: Study, sara_user: User, research_keypair: tuple[sealing.PrivateKey, sealing.PublicKey]
+) -> Any:
+    return response_services.study_key_register(
+        study=study, public_key_pem=sealing.public_key_to_pem(research_keypair[1]), suite=sealing.DEFAULT_SUITE,
+        label="2026 key", by=sara_user,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def wave(study: Study, published: QuestionnaireVersion) -> Wave:
+    """The pre-departure wave: opens at enrollment, 60 days (closing at departure at the latest)."""
+    return services.wave_create(
+        study=study, key="pre-departure", name={"en": "Before you leave", "sv": "Innan du reser", "ar": "قبل سفرك"},
+        questionnaire_version=published, anchor="enrollment", window_days=60,
+    )  # fmt: skip

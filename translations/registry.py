@@ -59,6 +59,8 @@ def fallback_chain(code: str, *, available: tuple[str, ...] | list[str], source:
     for candidate in (code, *BY_CODE[code].fallbacks, source) if code in BY_CODE else (source,):
         if candidate in available and candidate not in chain:
             chain.append(candidate)
+        if candidate == source:
+            break
     if source not in chain:
         chain.append(source)
     return chain
@@ -88,6 +90,8 @@ def parse_accept_language(header: str, *, max_items: int = 20) -> list[str]:
             try:
                 quality = float(params[2:])
             except ValueError:
+                continue
+            if not 0 <= quality <= 1:  # also rejects nan and inf
                 continue
         if quality > 0:
             weighted.append((-quality, index, tag))

@@ -26,6 +26,7 @@ class TranslatedTextField(serializers.Field):
         "unknown_language": "Unknown language code '{code}'.",
         "not_text": "The text for '{code}' must be a string.",
         "too_long": "The text for '{code}' is longer than {max_length} characters.",
+        "null_character": "The text for '{code}' contains a NUL character.",
     }
 
     def __init__(self, *, max_length: int = 5000, **kwargs: Any) -> None:
@@ -42,6 +43,8 @@ class TranslatedTextField(serializers.Field):
                 self.fail("not_text", code=code)
             if len(text) > self.max_length:
                 self.fail("too_long", code=code, max_length=self.max_length)
+            if "\x00" in text:
+                self.fail("null_character", code=code)
         return dict(data)
 
     def to_representation(self, value: Any) -> dict[str, str]:

@@ -115,6 +115,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LanguageCodeEnum": "translations.registry.CODES",
+        "VersionStatusEnum": "surveys.models.QuestionnaireVersion.Status",
+        "ParticipantStatusEnum": "participants.models.register.Participant.Status",
+    },
 }
 
 # Celery: the database is the source of truth; the broker only carries ids of rows to work on.
@@ -127,6 +132,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Calls to outside providers (SMS, e-mail) run on their own queue, so a slow gateway never blocks the rest.
+CELERY_TASK_ROUTES = {"participants.tasks.reminder_send": {"queue": "providers"}}
+CELERY_BEAT_SCHEDULE = {
+    "reminders-tick": {"task": "participants.tasks.reminders_tick", "schedule": 60.0},
+    "schedules-advance": {"task": "participants.tasks.schedules_advance", "schedule": 300.0},
+}
 
 # Server-side key ring for contact details and drafts: "kid:base64key,kid2:base64key", newest first.
 FIELD_ENCRYPTION_KEYS = secret("FIELD_ENCRYPTION_KEYS", "")
@@ -148,3 +160,18 @@ LINK_TOKEN_DAYS = env.int("LINK_TOKEN_DAYS", default=30)
 STAFF_LOCKOUT_ATTEMPTS = env.int("STAFF_LOCKOUT_ATTEMPTS", default=5)
 STAFF_LOCKOUT_MINUTES = env.int("STAFF_LOCKOUT_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = ["participants.backends.LockoutModelBackend"]
+
+# Reminder channels. SMS_BACKEND: "elks46", "twilio" or "console". Credentials only from the environment.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+ELKS46_BASE_URL = env.str("ELKS46_BASE_URL", default="https://api.46elks.com/a1")
+ELKS46_API_USERNAME = secret("ELKS46_API_USERNAME", "")
+ELKS46_API_PASSWORD = secret("ELKS46_API_PASSWORD", "")
+ELKS46_FROM = env.str("ELKS46_FROM", default="Panel")
+ELKS46_WEBHOOK_SECRET = secret("ELKS46_WEBHOOK_SECRET", "")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+TWILIO_ACCOUNT_SID = secret("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = secret("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+# Where providers post delivery reports, e.g. https://panel.example.org (no trailing slash).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)

@@ -16,10 +16,13 @@ from participants.models.register import (
     StaffAssignment,
     StatusChange,
 )
+from participants.models.reminders import Reminder, ReminderPolicy
+from participants.models.responses import Response, StudyKey, Submission
+from participants.models.schedules import ParticipantWave
 from participants.models.staff import StaffLoginState
 
 __all__ = [
     "AccessCode", "AuditEntry", "Channel", "Cohort", "ConsentRecord", "ConsentText", "ContactProfile",
     "GenderCategory", "Intervention", "InterventionType", "LinkToken", "Municipality", "Participant",
-    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal",
+    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal", "Response", "StudyKey", "Submission", "ParticipantWave", "Reminder", "ReminderPolicy",
 ]  # fmt: skip

@@ -32,6 +32,9 @@ from participants.models import (
     Withdrawal,
 )
 from participants.models.register import validate_country
+from participants.reminders.schedules import schedules_sync
+from participants.reminders.services import reminders_cancel_for_participant
+from participants.responses.services import responses_delete_for
 from participants.services import access, contacts
 from translations import registry
 
@@ -183,6 +186,7 @@ def participant_enroll(
     )  # fmt: skip
     consent_record(participant=participant, consent=consent, by=by, audit=audit)
     credentials = access.credentials_issue(participant=participant, by=by)
+    schedules_sync(participant=participant)
     if audit:
         audit_record(
             action=AuditEntry.Action.ENROLLED, actor=by, study=site.study, participant=participant.pseudonym,
@@ -245,6 +249,9 @@ def participant_update(*, participant: Participant, by: User | None, **changes: 
     if participant.arrived_on is not None and participant.arrived_on < participant.enrolled_on:
         raise DomainError("The arrival date cannot be before enrollment.", field="arrived_on")
     participant.save()
+    if changes.keys() & {"planned_departure_on", "arrived_on"}:
+        # Departure delayed, arrival entered late or corrected: windows move, what was sent or answered stays.
+        schedules_sync(participant=participant)
     audit_record(
         action=AuditEntry.Action.EDITED, actor=by, study=participant.study, participant=participant.pseudonym,
         details={"fields": sorted(changes)},
@@ -361,6 +368,8 @@ def participant_withdraw(
             reason="withdrawal",
         )
     participant.save(update_fields=["contact_stopped_at", "status"])
+    reminders_cancel_for_participant(participant=participant, reason="participant withdrew")
+    schedules_sync(participant=participant)
     audit_record(
         action=AuditEntry.Action.WITHDRAWN, actor=by,
         actor_participant=participant.pseudonym if by_participant else "", study=participant.study,
@@ -378,7 +387,8 @@ def participant_erase(*, participant: Participant, by: User | None = None) -> Pa
     participant.phone_numbers.all().delete()
     ContactProfile.objects.filter(participant=participant).delete()
     access.credentials_remove(participant=participant)
-    removed = {"contact": True, "credentials": True}
+    responses = responses_delete_for(participant=participant, by=by)
+    removed = {"contact": True, "credentials": True, "responses": responses}
     participant.erased_at = timezone.now()
     participant.contact_stopped_at = participant.contact_stopped_at or participant.erased_at
     participant.save(update_fields=["erased_at", "contact_stopped_at"])

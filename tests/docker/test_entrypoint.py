@@ -73,16 +73,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-CHECK_DEPLOY_BUG = (
-    "BUG: `check --deploy` under production settings fails on drf_spectacular.W001 warnings: the same "
-    "language choice set (translations.registry.CODES) under several enum names, two colliding `status` "
-    "choice sets, and no OpenApiAuthenticationExtension for participants.authentication."
-    "ParticipantTokenAuthentication; fix with ENUM_NAME_OVERRIDES in SPECTACULAR_SETTINGS and an extension"
-)
-
-
 @needs_database
-@pytest.mark.xfail(strict=True, reason=CHECK_DEPLOY_BUG)
 def test_check_deploy_is_clean_under_production_settings(tmp_path: Path) -> None:
     env = _env(
         DJANGO_SETTINGS_MODULE="backend.settings.production",

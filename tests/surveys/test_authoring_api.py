@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from surveys import services
@@ -470,14 +472,28 @@ def test_reviewing_the_study_title_clears_its_stale_flags(sara: APIClient, study
     assert [study.is_translation_stale("title", code) for code in ("sv", "ar")] == [False, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: surveys/serializers.py:226 ReviewInput.field accepts any text and services.texts_mark_reviewed "
-        "(surveys/services.py:360) records a digest for it: a review of a field that is not translated "
-        "answers 204 and writes junk into translation_digests"
-    ),
-)
+def test_the_version_detail_runs_as_many_queries_for_many_questions_as_for_few(
+    rita: APIClient, draft: QuestionnaireVersion
+) -> None:
+    # given
+    url = f"{API}/versions/{draft.pk}/"
+    with CaptureQueriesContext(connection) as few:
+        rita.get(url)
+    work = draft.sections.get(key="work")
+    for number in range(10):
+        services.question_create(
+            section=work, variable=f"EXTRA{number}", type="text", text={"en": "?", "sv": "?", "ar": "؟"}
+        )
+
+    # when
+    with CaptureQueriesContext(connection) as many:
+        response = rita.get(url)
+
+    # then
+    assert len(_questions_by_variable(response.json())) == 14
+    assert len(many) == len(few)
+
+
 def test_reviewing_a_field_that_is_not_translated_is_refused(
     rita: APIClient, draft: QuestionnaireVersion
 ) -> None:
@@ -494,19 +510,9 @@ def test_reviewing_a_field_that_is_not_translated_is_refused(
     assert "variable" not in Question.objects.get(pk=q1_id).translation_digests
 
 
-SECTION_DELETE_BUG = (
-    "BUG: translations/content.py:68 TranslatableModel.from_db reads every translated field; on an "
-    "instance loaded with only()/defer() (as Django's deletion collector loads the questions of a "
-    "section, surveys/services.py:223) each read refreshes the instance, whose from_db reads again: "
-    "RecursionError, so DELETE /api/v1/sections/<id>/ answers 500"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SECTION_DELETE_BUG)
 def test_a_section_is_deleted_with_its_questions_and_choices(
     rita: APIClient, draft: QuestionnaireVersion
 ) -> None:
-    rita.raise_request_exception = False
     family = draft.sections.get(key="family")
 
     response = rita.delete(f"{API}/sections/{family.pk}/")
@@ -516,14 +522,6 @@ def test_a_section_is_deleted_with_its_questions_and_choices(
     assert Choice.objects.filter(question__version=draft).count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: surveys/services.py:221 section_delete does not refuse when a question of another section "
-        "refers to one of its questions, as question_delete does (409); the draft is left with a "
-        "relevance naming a deleted question (and today the delete also hits the RecursionError above)"
-    ),
-)
 def test_a_section_whose_questions_are_referred_to_cannot_be_deleted(
     rita: APIClient, draft: QuestionnaireVersion
 ) -> None:
@@ -660,13 +658,6 @@ def test_a_relevance_naming_an_earlier_question_is_accepted(
     assert response.json()["relevance"] == "${Q1} = '1' and ${Q1} != ''"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: translations/serializers.py:35 TranslatedTextField.to_internal_value does not refuse NUL "
-        "characters (DRF's CharField does), so PostgreSQL rejects the INSERT and the API answers 500"
-    ),
-)
 def test_a_nul_character_in_a_text_is_refused_naming_the_field(
     rita: APIClient, draft: QuestionnaireVersion
 ) -> None:
@@ -797,15 +788,6 @@ def test_a_wave_cannot_ask_another_studys_version(sara: APIClient, study: Study,
     assert Wave.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: surveys/serializers.py:245 WaveUpdateInput.questionnaire_version looks up every version "
-        "(QuestionnaireVersion.objects.all()), so a version id of a study the caller may not see gets "
-        "'belongs to another study' while a missing id gets 'object does not exist': existence is "
-        "disclosed, against the rule in surveys/selectors.py _get_for"
-    ),
-)
 def test_another_studys_version_looks_like_a_missing_one(
     rita: APIClient, study: Study, sara_user: User
 ) -> None:
@@ -987,16 +969,7 @@ def test_an_outsider_is_refused_everywhere(outsider: APIClient, targets: Targets
     assert _state() == before
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    [
-        pytest.param(endpoint, marks=pytest.mark.xfail(strict=True, reason=SECTION_DELETE_BUG))
-        if str(endpoint) == "DELETE sections/<section>/"
-        else endpoint
-        for endpoint in AUTHORING_ENDPOINTS
-    ],
-    ids=str,
-)
+@pytest.mark.parametrize("endpoint", AUTHORING_ENDPOINTS, ids=str)
 def test_the_study_admin_gets_through_everywhere(
     sara: APIClient, targets: Targets, endpoint: Endpoint
 ) -> None:

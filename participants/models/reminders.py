@@ -1,0 +1,106 @@
+"""Reminders are rows (the outbox): planned from the schedule, claimed by Celery beat, sent by workers.
+
+State machine: pending -> queued (claimed, task enqueued) -> sending (a worker took it) -> sent ->
+delivered / failed; or cancelled (completion, withdrawal, window closed) from pending or queued. Every
+transition is a conditional UPDATE on the current state, so a task run twice sends once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+from django.db import models
+from django.db.models import Q
+
+from participants.models.schedules import ParticipantWave
+from surveys.models import Wave
+from translations.content import TranslatableModel
+
+
+def default_reminder_days() -> list[int]:
+    return [3, 7, 14]
+
+
+class ReminderPolicy(TranslatableModel):
+    """How a wave invites and reminds. Message texts take {link}, {wave} and {closes_on}."""
+
+    wave = models.OneToOneField(Wave, on_delete=models.CASCADE, related_name="reminder_policy")
+    send_invitation = models.BooleanField(default=True)
+    reminder_days = models.JSONField(
+        default=default_reminder_days, help_text="Days after opening, e.g. [3, 7, 14]."
+    )
+    last_chance_days = models.PositiveSmallIntegerField(null=True, blank=True, default=2)
+    quiet_hours_start = models.TimeField(default=datetime.time(21, 0))
+    quiet_hours_end = models.TimeField(default=datetime.time(8, 0))
+    max_per_week = models.PositiveSmallIntegerField(default=3)
+    invitation_text = models.TextField()
+    reminder_text = models.TextField()
+    last_chance_text = models.TextField()
+
+    class Meta:
+        verbose_name_plural = "reminder policies"
+
+    def __str__(self) -> str:
+        return f"reminders of {self.wave}"
+
+    def translation_source_language(self) -> str:
+        return self.wave.study.source_language
+
+    def translation_languages(self) -> Sequence[str]:
+        return self.wave.study.languages
+
+    def translation_label(self) -> str:
+        return f"reminders of wave {self.wave.key}"
+
+
+class Reminder(models.Model):
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+        LAST_CHANCE = "last_chance", "Last chance"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued for a worker"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    schedule = models.ForeignKey(ParticipantWave, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sequence = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    channel = models.CharField(max_length=16, blank=True, default="")
+    channels_tried = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(max_length=32, blank=True, default="")
+    provider_reference = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    # Why it failed or was cancelled, in words without personal data.
+    outcome = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "kind", "sequence"], name="one_reminder_per_slot"),
+        ]
+        indexes = [
+            # The dispatch tick's query: due pending rows, oldest first.
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_due_pending"),
+            models.Index(fields=["status", "claimed_at"], name="reminder_status_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.sequence} of {self.schedule_id} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"reminder-{self.pk}"

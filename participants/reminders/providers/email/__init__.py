@@ -1,0 +1,1 @@
+"""E-mail reminders through Django's e-mail backends."""

@@ -1,0 +1,1 @@
+"""Twilio Programmable Messaging: client, status callback parser and a fake server for tests."""

@@ -1,0 +1,153 @@
+"""Computing each participant's windows for each wave, and keeping them right when dates change.
+
+A wave opens at local midnight of anchor date + offset (months first, clamped at month ends: 31 January +
+1 month is 28 or 29 February), in the participant's time zone for that wave: the enrollment site's before
+arrival, Europe/Stockholm after. It stays open ``window_days``; a wave anchored on enrollment closes at the
+planned departure at the latest, since it is the pre-departure wave.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils import timezone
+
+from backend.errors import Conflict
+from participants.models import Participant, ParticipantWave
+from surveys.models import Wave
+
+SWEDEN = "Europe/Stockholm"
+
+
+class WaveNotOpen(Conflict):
+    code = "wave_not_open"
+
+
+@dataclass(frozen=True)
+class Window:
+    anchor_date: datetime.date
+    opens_at: datetime.datetime
+    closes_at: datetime.datetime
+    time_zone: str
+
+
+def anchor_date(participant: Participant, wave: Wave) -> datetime.date | None:
+    return {
+        Wave.Anchor.ENROLLMENT: participant.enrolled_on,
+        Wave.Anchor.DEPARTURE: participant.planned_departure_on,
+        Wave.Anchor.ARRIVAL: participant.arrived_on,
+    }[Wave.Anchor(wave.anchor)]
+
+
+def _local_midnight(day: datetime.date, zone: str) -> datetime.datetime:
+    # zoneinfo resolves midnight correctly on DST change days (Stockholm changes at 02:00/03:00).
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+def window_for(participant: Participant, wave: Wave) -> Window | None:
+    anchor = anchor_date(participant, wave)
+    if anchor is None:
+        return None
+    opens_on = anchor + relativedelta(months=wave.offset_months) + datetime.timedelta(days=wave.offset_days)
+    in_sweden = participant.arrived_on is not None and opens_on >= participant.arrived_on
+    zone = SWEDEN if in_sweden or wave.anchor == Wave.Anchor.ARRIVAL else participant.site.time_zone
+    closes_on = opens_on + datetime.timedelta(days=wave.window_days)
+    departure = participant.planned_departure_on
+    if wave.anchor == Wave.Anchor.ENROLLMENT and departure is not None and opens_on < departure < closes_on:
+        closes_on = departure
+    return Window(anchor, _local_midnight(opens_on, zone), _local_midnight(closes_on, zone), zone)
+
+
+def status_at(window: Window, now: datetime.datetime) -> str:
+    if now < window.opens_at:
+        return ParticipantWave.Status.SCHEDULED
+    if now < window.closes_at:
+        return ParticipantWave.Status.OPEN
+    return ParticipantWave.Status.MISSED
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    created: int
+    updated: int
+    removed: int
+
+
+@transaction.atomic
+def schedules_sync(*, participant: Participant, now: datetime.datetime | None = None) -> SyncResult:
+    """Materialise or move the participant's windows after a date changed; what was answered stays."""
+    from participants.reminders.services import reminders_plan
+
+    now = now or timezone.now()
+    participant = Participant.objects.select_related("site", "study").get(pk=participant.pk)
+    existing = {
+        row.wave_id: row
+        for row in ParticipantWave.objects.select_for_update().filter(participant=participant)
+    }
+    created = updated = removed = 0
+    withdrawn = participant.status == Participant.Status.WITHDRAWN or not participant.may_be_contacted
+    for wave in participant.study.waves.all():
+        row = existing.get(wave.pk)
+        if row is not None and row.status in ParticipantWave.FINAL:
+            continue
+        window = window_for(participant, wave)
+        if withdrawn:
+            if row is not None:
+                row.status = ParticipantWave.Status.WITHDRAWN
+                row.save(update_fields=["status", "updated_at"])
+                updated += 1
+            continue
+        if window is None:
+            if row is not None:  # the anchor date was removed: nothing to schedule until it is known again
+                row.delete()
+                removed += 1
+            continue
+        fields = {"anchor_date": window.anchor_date, "opens_at": window.opens_at, "closes_at": window.closes_at,
+                  "time_zone": window.time_zone, "status": status_at(window, now)}  # fmt: skip
+        if row is None:
+            row = ParticipantWave.objects.create(participant=participant, wave=wave, **fields)
+            created += 1
+        elif any(getattr(row, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.save()
+            updated += 1
+        reminders_plan(schedule=row, now=now)
+    return SyncResult(created, updated, removed)
+
+
+def check_schedule_open(
+    *, participant: Participant, wave: Wave, now: datetime.datetime | None = None
+) -> ParticipantWave:
+    now = now or timezone.now()
+    row = ParticipantWave.objects.filter(participant=participant, wave=wave).first()
+    if row is None:
+        raise WaveNotOpen(f"Wave '{wave.key}' is not scheduled for you yet (its date is not known).")
+    if row.status == ParticipantWave.Status.COMPLETED:
+        return row  # completion itself answers "already completed", idempotently
+    if row.status in ParticipantWave.FINAL:
+        raise WaveNotOpen(f"Wave '{wave.key}' is closed for you ({row.status}).")
+    if now < row.opens_at:
+        raise WaveNotOpen(
+            f"Wave '{wave.key}' opens on {row.opens_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
+        )
+    if now >= row.closes_at:
+        raise WaveNotOpen(
+            f"Wave '{wave.key}' closed on {row.closes_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
+        )
+    return row
+
+
+def schedule_mark_completed(*, participant: Participant, wave: Wave, at: datetime.datetime) -> None:
+    from participants.reminders.services import reminders_cancel
+
+    row = ParticipantWave.objects.select_for_update().filter(participant=participant, wave=wave).first()
+    if row is None or row.status == ParticipantWave.Status.COMPLETED:
+        return
+    row.status, row.completed_at = ParticipantWave.Status.COMPLETED, at
+    row.save(update_fields=["status", "completed_at", "updated_at"])
+    reminders_cancel(schedule=row, reason="completed")

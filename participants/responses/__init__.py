@@ -1,0 +1,1 @@
+"""Responses: validated, idempotent submissions; drafts encrypted; completed responses sealed (HPKE)."""

@@ -1,0 +1,375 @@
+"""Writing responses: pages, completion and sealing, drafts, study keys, erasure.
+
+Idempotency: every request carries a client-generated ``submission_id``. All writes to one participant-wave
+are serialised by a row lock on its Response; under that lock a ``Submission`` with the id is looked up
+again, so a retry, or a copy that waited for the lock, returns the first result and stores nothing twice.
+The unique constraint on ``submission_id`` backs this up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backend.errors import Conflict, DomainError, NotFound
+from participants.audit import audit_record
+from participants.crypto import sealing
+from participants.keys import keyring
+from participants.models import AuditEntry, Participant, Response, StudyKey, Submission
+from participants.responses import validation
+from surveys.models import Study, Wave
+
+Result = dict[str, Any]
+
+
+class NoStudyKey(Conflict):
+    code = "no_study_key"
+
+
+class NotAnswerable(Conflict):
+    code = "not_answerable"
+
+
+class SubmissionConflict(Conflict):
+    code = "submission_id_reused"
+
+
+class InvalidAnswers(DomainError):
+    """400 with one entry per problem: variable, code, message (participant's language), detail."""
+
+    def __init__(self, errors: list[validation.AnswerError]) -> None:
+        super().__init__(
+            f"{len(errors)} answer(s) need attention.",
+            details={"errors": [error.__dict__ for error in errors]},
+        )
+
+    code = "invalid_answers"
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def _draft_aad(response: Response, pseudonym: str) -> bytes:
+    return f"participants:draft:{pseudonym}:{response.pk}".encode()
+
+
+def draft_answers(response: Response) -> validation.Answers:
+    if not response.draft_encrypted:
+        return {}
+    plaintext = keyring().decrypt_text(
+        response.draft_encrypted, associated_data=_draft_aad(response, response.participant.pseudonym)
+    )
+    answers: validation.Answers = json.loads(plaintext)
+    return answers
+
+
+def _store_draft(response: Response, answers: validation.Answers) -> None:
+    plaintext = json.dumps(answers, ensure_ascii=False, separators=(",", ":"))
+    response.draft_encrypted = keyring().encrypt_text(
+        plaintext, associated_data=_draft_aad(response, response.participant.pseudonym)
+    )
+
+
+def active_key(study: Study) -> StudyKey | None:
+    return StudyKey.objects.filter(study=study, retired_at=None).order_by("-registered_at", "-pk").first()
+
+
+def check_answerable(*, participant: Participant, wave: Wave) -> None:
+    """Whether the participant may answer this wave now; raises with the reason."""
+    if participant.erased_at is not None or participant.status == Participant.Status.WITHDRAWN:
+        raise NotAnswerable("You have left the study; nothing more can be answered.")
+    if wave.questionnaire_version is None or not wave.questionnaire_version.is_published:
+        raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
+    if active_key(participant.study) is None:
+        raise NoStudyKey(
+            "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
+        )
+    from participants.reminders.schedules import check_schedule_open
+
+    check_schedule_open(participant=participant, wave=wave)
+
+
+def wave_of(participant: Participant, wave_key: str) -> Wave:
+    wave = (
+        participant.study.waves.select_related("questionnaire_version__questionnaire__study")
+        .filter(key=wave_key)
+        .first()
+    )
+    if wave is None:
+        raise NotFound(f"Your study has no wave '{wave_key[:64]}'.")
+    return wave
+
+
+def _lock_response(*, participant: Participant, wave: Wave, language: str) -> Response:
+    response = Response.objects.select_for_update().filter(participant=participant, wave=wave).first()
+    if response is None:
+        if wave.questionnaire_version is None:
+            raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
+        try:
+            with transaction.atomic():
+                Response.objects.create(
+                    participant=participant, wave=wave, version=wave.questionnaire_version, language=language,
+                    started_at=timezone.now(),
+                )  # fmt: skip
+        except IntegrityError:
+            pass  # created by a concurrent copy of this request; lock that one
+        response = Response.objects.select_for_update().get(participant=participant, wave=wave)
+    response.participant = participant
+    return response
+
+
+def _replay(submission_id: UUID, digest: str) -> Result | None:
+    earlier = Submission.objects.filter(submission_id=submission_id).first()
+    if earlier is None:
+        return None
+    if earlier.body_digest != digest:
+        raise SubmissionConflict(
+            "This submission_id was already used for a different request; nothing was changed."
+        )
+    result: Result = earlier.result
+    return {**result, "replayed": True}
+
+
+def _idempotent(
+    *, participant: Participant, wave: Wave, submission_id: UUID, kind: str, digest: str, language: str,
+    work: Callable[[Response], Result],
+) -> Result:  # fmt: skip
+    replay = _replay(submission_id, digest)
+    if replay is not None:
+        return replay
+    check_answerable(participant=participant, wave=wave)
+    try:
+        with transaction.atomic():
+            response = _lock_response(participant=participant, wave=wave, language=language)
+            replay = _replay(submission_id, digest)
+            if replay is not None:
+                return replay
+            result = {**work(response), "submission_id": str(submission_id), "replayed": False}
+            Submission.objects.create(
+                submission_id=submission_id, response=response, kind=kind, body_digest=digest, result=result
+            )
+    except IntegrityError:
+        # The id was used at the same moment for another participant-wave.
+        replay = _replay(submission_id, digest)
+        if replay is None:
+            raise SubmissionConflict("This submission_id is in use by another request.") from None
+        return replay
+    return result
+
+
+def page_submit(
+    *, participant: Participant, wave_key: str, submission_id: UUID, section: str, answers: dict[str, Any],
+    language: str | None = None,
+) -> Result:  # fmt: skip
+    """Validate one page against the wave's version and keep it in the (encrypted) draft."""
+    wave = wave_of(participant, wave_key)
+    language = language or participant.preferred_language
+    digest = _digest(
+        {"kind": "page", "wave": wave.key, "section": section, "answers": answers, "language": language}
+    )
+
+    def work(response: Response) -> Result:
+        if response.status == Response.Status.COMPLETED:
+            raise NotAnswerable("This wave is already completed; its answers are sealed.")
+        version = validation.compiled_version(response.version)
+        if section not in version.sections:
+            raise DomainError(f"'{section[:64]}' is not a section of this questionnaire.", field="section")
+        page = version.section_questions(section)
+        on_page = {question.variable for question in page}
+        errors = [
+            validation.AnswerError(
+                name, "not_in_section", "", f"{name[:64]} is not a question of section {section}."
+            )
+            for name in answers
+            if name not in on_page
+        ]
+        merged = {name: value for name, value in draft_answers(response).items() if name not in on_page}
+        merged.update({name: value for name, value in answers.items() if name in on_page})
+        normalized, problems = validation.validate(
+            version, answers=merged, questions=page, language=response.language
+        )
+        if errors or problems:
+            raise InvalidAnswers(errors + problems)
+        _store_draft(response, normalized)
+        if section not in response.sections_submitted:
+            response.sections_submitted = [
+                key for key in version.sections if key in {*response.sections_submitted, section}
+            ]
+        response.language = language
+        response.save(update_fields=["draft_encrypted", "sections_submitted", "language", "updated_at"])
+        remaining = [key for key in version.sections if key not in response.sections_submitted]
+        return {"status": "accepted", "response_id": response.pk, "section": section,
+                "sections_submitted": response.sections_submitted, "next_section": remaining[0] if remaining else None}  # fmt: skip
+
+    return _idempotent(
+        participant=participant, wave=wave, submission_id=submission_id, kind=Submission.Kind.PAGE,
+        digest=digest, language=language, work=work,
+    )  # fmt: skip
+
+
+def response_info(
+    *, study_slug: str, pseudonym: str, wave_key: str, version_id: int, response_id: int
+) -> bytes:
+    """The HPKE context: a sealed response opens only for this study, participant, wave, version and id."""
+    return sealing.build_info(
+        purpose="response",
+        fields={
+            "study": study_slug,
+            "participant": pseudonym,
+            "wave": wave_key,
+            "version": str(version_id),
+            "response": str(response_id),
+        },
+    )
+
+
+def response_complete(*, participant: Participant, wave_key: str, submission_id: UUID) -> Result:
+    """Validate the whole response, seal it to the study's newest key, and drop the draft."""
+    wave = wave_of(participant, wave_key)
+    digest = _digest({"kind": "complete", "wave": wave.key})
+
+    def work(response: Response) -> Result:
+        if response.status == Response.Status.COMPLETED:
+            raise NotAnswerable("This wave is already completed.")
+        version = validation.compiled_version(response.version)
+        normalized, errors = validation.validate(
+            version,
+            answers=draft_answers(response),
+            questions=list(version.questions),
+            language=response.language,
+        )
+        if errors:
+            raise InvalidAnswers(errors)
+        key = active_key(participant.study)
+        if key is None:
+            raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
+        now = timezone.now()
+        document = {
+            "response_id": response.pk, "study": participant.study.slug, "participant": participant.pseudonym,
+            "wave": wave.key, "version_id": response.version_id, "version_digest": response.version.content_digest,
+            "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
+            "answers": normalized,
+        }  # fmt: skip
+        plaintext = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        info = response_info(study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
+                             version_id=response.version_id, response_id=response.pk)  # fmt: skip
+        public_key = sealing.public_key_from_pem(key.public_key_pem, suite=key.suite)
+        response.sealed_payload = sealing.seal(plaintext, public_key=public_key, info=info, suite=key.suite)
+        response.study_key, response.suite, response.key_fingerprint = key, key.suite, key.fingerprint
+        response.sealed_size = len(response.sealed_payload)
+        response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
+        response.save()
+        from participants.reminders.schedules import schedule_mark_completed
+
+        schedule_mark_completed(participant=participant, wave=wave, at=now)
+        return {
+            "status": "completed",
+            "response_id": response.pk,
+            "completed_at": now.isoformat(),
+            "key_fingerprint": key.fingerprint,
+        }
+
+    return _idempotent(
+        participant=participant, wave=wave, submission_id=submission_id, kind=Submission.Kind.COMPLETE,
+        digest=digest, language=participant.preferred_language, work=work,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Draft:
+    status: str
+    answers: validation.Answers
+    sections_submitted: list[str]
+    language: str
+
+
+def draft_fetch(*, participant: Participant, wave_key: str) -> Draft:
+    """The answers so far, to continue on another phone. A completed response is sealed: none come back."""
+    wave = wave_of(participant, wave_key)
+    response = Response.objects.filter(participant=participant, wave=wave).first()
+    if response is None:
+        return Draft(
+            status="not_started", answers={}, sections_submitted=[], language=participant.preferred_language
+        )
+    response.participant = participant
+    answers = draft_answers(response) if response.status == Response.Status.IN_PROGRESS else {}
+    return Draft(
+        status=response.status,
+        answers=answers,
+        sections_submitted=response.sections_submitted,
+        language=response.language,
+    )
+
+
+def drafts_delete_for(*, participant: Participant, wave: Wave) -> int:
+    """The wave's window closed: unfinished answers are deleted (they were never sealed)."""
+    return Response.objects.filter(
+        participant=participant, wave=wave, status=Response.Status.IN_PROGRESS
+    ).delete()[0]
+
+
+def responses_delete_for(*, participant: Participant, by: User | None) -> int:
+    """Erasure: every response of the participant, sealed or draft, is deleted, and the deletion audited."""
+    count = Response.objects.filter(participant=participant).count()
+    Response.objects.filter(participant=participant).delete()
+    audit_record(
+        action=AuditEntry.Action.RESPONSES_DELETED, actor=by, study=participant.study, participant=participant.pseudonym,
+        details={"responses": count},
+    )  # fmt: skip
+    return count
+
+
+# --- study keys -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def study_key_register(*, study: Study, public_key_pem: str, suite: str, label: str, by: User) -> StudyKey:
+    if suite not in sealing.supported_suites():
+        raise DomainError(
+            f"Unsupported suite '{suite[:80]}'; supported: {', '.join(sealing.supported_suites())}.",
+            field="suite",
+        )
+    try:
+        public_key = sealing.public_key_from_pem(public_key_pem, suite=suite)
+    except sealing.SealingError as error:
+        raise DomainError(f"Not a public key for {suite}: {error}", field="public_key_pem") from None
+    fingerprint = sealing.fingerprint(public_key)
+    if StudyKey.objects.filter(fingerprint=fingerprint).exists():
+        raise Conflict("This key is registered already.", field="public_key_pem")
+    key = StudyKey.objects.create(
+        study=study, suite=suite, public_key_pem=sealing.public_key_to_pem(public_key), fingerprint=fingerprint,
+        label=label[:200], registered_by=by,
+    )  # fmt: skip
+    audit_record(
+        action=AuditEntry.Action.STUDY_KEY_REGISTERED,
+        actor=by,
+        study=study,
+        details={"fingerprint": fingerprint, "suite": suite},
+    )
+    return key
+
+
+@transaction.atomic
+def study_key_retire(*, key: StudyKey, by: User) -> StudyKey:
+    """New responses stop using the key; responses already sealed to it stay openable with its private half."""
+    updated = StudyKey.objects.filter(pk=key.pk, retired_at=None).update(retired_at=timezone.now())
+    key.refresh_from_db()
+    if updated:
+        audit_record(
+            action=AuditEntry.Action.STUDY_KEY_RETIRED,
+            actor=by,
+            study=key.study,
+            details={"fingerprint": key.fingerprint},
+        )
+    return key

@@ -1,0 +1,116 @@
+"""Celery tasks: each takes ids, loads rows and calls services. The database holds all state.
+
+Retry policy (tested in tests/participants/reminders/test_tasks.py): only TransientProviderError is retried,
+with exponential backoff and jitter, at most REMINDER_MAX_RETRIES times; provider calls run on the
+"providers" queue; every task has soft and hard time limits.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from celery import Task, shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from participants.models import ParticipantWave, Response
+from participants.reminders import providers
+from participants.reminders import services as reminders
+
+logger = logging.getLogger(__name__)
+REMINDER_MAX_RETRIES = 5
+TICK_BATCH = 500
+
+
+def backoff_seconds(retries: int) -> int:
+    return int(min(60 * 2**retries, 3600))
+
+
+@shared_task(
+    bind=True,
+    name="participants.tasks.reminder_send",
+    acks_late=True,
+    max_retries=REMINDER_MAX_RETRIES,
+    soft_time_limit=30,
+    time_limit=45,
+)
+def reminder_send(self: Task, reminder_id: int) -> str:
+    prepared = reminders.reminder_begin(reminder_id=reminder_id, now=timezone.now())
+    if prepared is None:
+        return "nothing to send"
+    provider = providers.sms_provider() if prepared.channel == "sms" else providers.email_provider()
+    message = providers.OutgoingMessage(
+        to=prepared.to,
+        body=prepared.body,
+        subject=prepared.subject,
+        idempotency_key=prepared.reminder.idempotency_key,
+        status_callback_url=reminders.callback_url(provider.name, reminder_id),
+    )
+    try:
+        result = provider.send(message)
+    except providers.TransientProviderError as error:
+        if error.may_have_been_sent:  # no provider dedupes: asking again could send twice
+            reminders.reminder_outcome_unknown(reminder_id=reminder_id, reason=str(error))
+            return "outcome unknown"
+        if self.request.retries >= REMINDER_MAX_RETRIES:
+            reminders.reminder_channel_failed(
+                reminder_id=reminder_id, reason=f"gave up: {error}", now=timezone.now()
+            )
+            return "failed after retries"
+        reminders.reminder_retry_later(reminder_id=reminder_id, reason=f"retrying: {error}")
+        raise self.retry(exc=error, countdown=backoff_seconds(self.request.retries)) from None
+    except providers.PermanentProviderError as error:
+        reminders.reminder_channel_failed(reminder_id=reminder_id, reason=str(error), now=timezone.now())
+        return "channel failed"
+    reminders.reminder_sent(
+        reminder_id=reminder_id, provider=result.provider, reference=result.reference, now=timezone.now()
+    )
+    return "sent"
+
+
+@shared_task(name="participants.tasks.reminders_tick", soft_time_limit=50, time_limit=60)
+def reminders_tick(limit: int = TICK_BATCH) -> int:
+    """Claim due reminders in one bounded batch and enqueue them once the claim is committed."""
+    with transaction.atomic():
+        result = reminders.reminders_claim_due(now=timezone.now(), limit=limit)
+        for reminder_id in result.claimed:
+            transaction.on_commit(partial(reminder_send.delay, reminder_id))
+        if len(result.claimed) == limit:
+            transaction.on_commit(partial(reminders_tick.delay, limit))
+    if result.gave_up_unknown:
+        logger.warning(
+            "%s reminders stuck in sending were marked failed (outcome unknown)", result.gave_up_unknown
+        )
+    return len(result.claimed)
+
+
+@shared_task(name="participants.tasks.schedules_advance", soft_time_limit=50, time_limit=60)
+def schedules_advance(limit: int = 1000) -> int:
+    """Open windows whose time came; close the ones that ended (missed), dropping their drafts."""
+    now = timezone.now()
+    opening = ParticipantWave.objects.filter(
+        status=ParticipantWave.Status.SCHEDULED, opens_at__lte=now, closes_at__gt=now
+    )
+    opened = ParticipantWave.objects.filter(pk__in=list(opening.values_list("pk", flat=True)[:limit])).update(
+        status=ParticipantWave.Status.OPEN
+    )
+    closing = ParticipantWave.objects.filter(
+        status__in=[ParticipantWave.Status.SCHEDULED, ParticipantWave.Status.OPEN], closes_at__lte=now
+    ).select_related("participant", "wave")[:limit]
+    closed = 0
+    for schedule in closing:
+        with transaction.atomic():
+            if ParticipantWave.objects.filter(pk=schedule.pk, status=schedule.status).update(
+                status=ParticipantWave.Status.MISSED
+            ):
+                Response.objects.filter(
+                    participant_id=schedule.participant_id,
+                    wave_id=schedule.wave_id,
+                    status=Response.Status.IN_PROGRESS,
+                ).delete()
+                reminders.reminders_cancel(schedule=schedule, reason="window closed")
+                closed += 1
+    if opened == limit or closed == limit:
+        transaction.on_commit(partial(schedules_advance.delay, limit))
+    return opened + closed
