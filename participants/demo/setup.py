@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from participants.crypto import sealing
 from participants.models import (
     ConsentRecord,
     ConsentText,
@@ -20,7 +22,9 @@ from participants.models import (
     InterventionType,
     Participant,
     Site,
+    StudyKey,
 )
+from participants.responses.services import study_key_register
 from participants.services import access, register
 from surveys.demo.loader import load_demo_study
 from surveys.models import Study, StudyMembership
@@ -74,8 +78,30 @@ def _consent_text(study: Study) -> ConsentText:
     return text
 
 
+DEMO_KEY_PASSPHRASE = "demo-study-key-passphrase"  # noqa: S105 - the demo key protects demo answers only
+
+
+def _demo_key(study: Study, by: User, key_dir: Path) -> Path:
+    """The demo's research key: in a real study it is made on a researcher's machine (study_keygen)."""
+    private_path = key_dir / "demo-study-key.pem"
+    if StudyKey.objects.filter(study=study, retired_at=None).exists() and private_path.exists():
+        return private_path
+    private_key, public_key = sealing.generate_keypair()
+    key_dir.mkdir(parents=True, exist_ok=True)
+    private_path.write_bytes(
+        sealing.private_key_to_encrypted_pem(private_key, passphrase=DEMO_KEY_PASSPHRASE.encode())
+    )
+    private_path.chmod(0o600)
+    StudyKey.objects.filter(study=study, retired_at=None).update(retired_at=timezone.now())
+    study_key_register(
+        study=study, public_key_pem=sealing.public_key_to_pem(public_key), suite=sealing.DEFAULT_SUITE,
+        label="demo key", by=by,
+    )  # fmt: skip
+    return private_path
+
+
 @transaction.atomic
-def demo_setup() -> tuple[Study, list[DemoParticipant]]:
+def demo_setup(*, key_dir: Path) -> tuple[Study, list[DemoParticipant]]:
     sara = _account("sara", group="Study admin", staff=True)
     study, _ = load_demo_study(by=sara)
     rita = _account("rita", group="Researcher", staff=True)
@@ -105,6 +131,7 @@ def demo_setup() -> tuple[Study, list[DemoParticipant]]:
                         ("introduction", "Introduction programme"), ("mentoring", "Mentoring")):  # fmt: skip
         InterventionType.objects.get_or_create(study=study, code=code, defaults={"label": label})
     consent = _consent_text(study)
+    _demo_key(study, sara, key_dir)
     people = [
         ("amira", site_a, fatima, "ar", "SY", "KE", 1994, "woman", "+46701234501"),
         ("bashir", site_b, gustav, "fa", "AF", "JO", 1988, "man", "+46701234502"),

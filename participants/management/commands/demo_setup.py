@@ -1,15 +1,17 @@
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from participants.demo.setup import DEMO_PASSWORD, demo_setup
+from participants.demo.setup import DEMO_KEY_PASSPHRASE, DEMO_PASSWORD, demo_setup
 
 
 class Command(BaseCommand):
     help = "Load the demo study, demo accounts and demo participants, and print how to use them."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        study, participants = demo_setup()
+        key_dir = settings.BASE_DIR / "var"
+        study, participants = demo_setup(key_dir=key_dir)
         base = "http://127.0.0.1:8000"
         wave = study.waves.order_by("position").first()
         lines = [
@@ -41,6 +43,9 @@ class Command(BaseCommand):
             f"  TOKEN=$(curl -s -X POST {base}/api/v1/access/code/ -d code={first.credentials.access_code} "
             "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
             f'  curl -s --compressed -H "Authorization: Bearer $TOKEN" {base}/api/v1/me/waves/{wave.key if wave else "pre-departure"}/questionnaire/',
+            "",
+            f"Completed answers are sealed to the demo study key; its private half is {key_dir / 'demo-study-key.pem'}",
+            f"(passphrase '{DEMO_KEY_PASSPHRASE}'). Reminders: `manage.py reminders_tick` sends what is due (console).",
             "",
         ]
         self.stdout.write("\n".join(lines))
