@@ -24,8 +24,10 @@ from participants.audit import audit_record
 from participants.crypto import sealing
 from participants.keys import keyring
 from participants.models import AuditEntry, Participant, Response, StudyKey, Submission
+from participants.reminders.schedules import check_schedule_open, schedule_mark_completed
 from participants.responses import validation
 from surveys.models import Study, Wave
+from translations import messages
 
 Result = dict[str, Any]
 
@@ -95,8 +97,6 @@ def check_answerable(*, participant: Participant, wave: Wave) -> None:
         raise NoStudyKey(
             "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
         )
-    from participants.reminders.schedules import check_schedule_open
-
     check_schedule_open(participant=participant, wave=wave)
 
 
@@ -170,14 +170,19 @@ def _idempotent(
 
 def page_submit(
     *, participant: Participant, wave_key: str, submission_id: UUID, section: str, answers: dict[str, Any],
-    language: str | None = None,
+    language: str | None = None, complete: bool = False,
 ) -> Result:  # fmt: skip
-    """Validate one page against the wave's version and keep it in the (encrypted) draft."""
+    """Validate one page against the wave's version and keep it in the (encrypted) draft.
+
+    With ``complete`` the page is the last one: the whole response is validated once and sealed in the
+    same transaction, so a phone on a poor connection finishes in one round trip.
+    """
     wave = wave_of(participant, wave_key)
     language = language or participant.preferred_language
     digest = _digest(
-        {"kind": "page", "wave": wave.key, "section": section, "answers": answers, "language": language}
-    )
+        {"kind": "page", "wave": wave.key, "section": section, "answers": answers, "language": language,
+         "complete": complete}
+    )  # fmt: skip
 
     def work(response: Response) -> Result:
         if response.status == Response.Status.COMPLETED:
@@ -189,24 +194,29 @@ def page_submit(
         on_page = {question.variable for question in page}
         errors = [
             validation.AnswerError(
-                name, "not_in_section", "", f"{name[:64]} is not a question of section {section}."
-            )
+                name,
+                "not_in_section",
+                messages.message("invalid", language),
+                f"{name[:64]} is not a question of section {section}.",
+            )  # fmt: skip
             for name in answers
             if name not in on_page
         ]
         merged = {name: value for name, value in draft_answers(response).items() if name not in on_page}
         merged.update({name: value for name, value in answers.items() if name in on_page})
+        response.language = language
+        checked = list(version.questions) if complete else page
         normalized, problems = validation.validate(
-            version, answers=merged, questions=page, language=response.language
+            version, answers=merged, questions=checked, language=language
         )
         if errors or problems:
             raise InvalidAnswers(errors + problems)
+        response.sections_submitted = [
+            key for key in version.sections if key in {*response.sections_submitted, section}
+        ]
+        if complete:
+            return _seal(response=response, participant=participant, wave=wave, answers=normalized)
         _store_draft(response, normalized)
-        if section not in response.sections_submitted:
-            response.sections_submitted = [
-                key for key in version.sections if key in {*response.sections_submitted, section}
-            ]
-        response.language = language
         response.save(update_fields=["draft_encrypted", "sections_submitted", "language", "updated_at"])
         remaining = [key for key in version.sections if key not in response.sections_submitted]
         return {"status": "accepted", "response_id": response.pk, "section": section,
@@ -234,6 +244,34 @@ def response_info(
     )
 
 
+def _seal(*, response: Response, participant: Participant, wave: Wave, answers: validation.Answers) -> Result:
+    """Seal the validated answers to the study's newest key, drop the draft, close the schedule row."""
+    key = active_key(participant.study)
+    if key is None:
+        raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
+    now = timezone.now()
+    document = {
+        "response_id": response.pk, "study": participant.study.slug, "participant": participant.pseudonym,
+        "wave": wave.key, "version_id": response.version_id, "version_digest": response.version.content_digest,
+        "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
+        "answers": answers,
+    }  # fmt: skip
+    plaintext = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    info = response_info(
+        study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
+        version_id=response.version_id, response_id=response.pk,
+    )  # fmt: skip
+    public_key = sealing.public_key_from_pem(key.public_key_pem, suite=key.suite)
+    response.sealed_payload = sealing.seal(plaintext, public_key=public_key, info=info, suite=key.suite)
+    response.study_key, response.suite, response.key_fingerprint = key, key.suite, key.fingerprint
+    response.sealed_size = len(response.sealed_payload)
+    response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
+    response.save()
+    schedule_mark_completed(participant=participant, wave=wave, at=now)
+    return {"status": "completed", "response_id": response.pk, "completed_at": now.isoformat(),
+            "key_fingerprint": key.fingerprint}  # fmt: skip
+
+
 def response_complete(*, participant: Participant, wave_key: str, submission_id: UUID) -> Result:
     """Validate the whole response, seal it to the study's newest key, and drop the draft."""
     wave = wave_of(participant, wave_key)
@@ -251,34 +289,7 @@ def response_complete(*, participant: Participant, wave_key: str, submission_id:
         )
         if errors:
             raise InvalidAnswers(errors)
-        key = active_key(participant.study)
-        if key is None:
-            raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
-        now = timezone.now()
-        document = {
-            "response_id": response.pk, "study": participant.study.slug, "participant": participant.pseudonym,
-            "wave": wave.key, "version_id": response.version_id, "version_digest": response.version.content_digest,
-            "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
-            "answers": normalized,
-        }  # fmt: skip
-        plaintext = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-        info = response_info(study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
-                             version_id=response.version_id, response_id=response.pk)  # fmt: skip
-        public_key = sealing.public_key_from_pem(key.public_key_pem, suite=key.suite)
-        response.sealed_payload = sealing.seal(plaintext, public_key=public_key, info=info, suite=key.suite)
-        response.study_key, response.suite, response.key_fingerprint = key, key.suite, key.fingerprint
-        response.sealed_size = len(response.sealed_payload)
-        response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
-        response.save()
-        from participants.reminders.schedules import schedule_mark_completed
-
-        schedule_mark_completed(participant=participant, wave=wave, at=now)
-        return {
-            "status": "completed",
-            "response_id": response.pk,
-            "completed_at": now.isoformat(),
-            "key_fingerprint": key.fingerprint,
-        }
+        return _seal(response=response, participant=participant, wave=wave, answers=normalized)
 
     return _idempotent(
         participant=participant, wave=wave, submission_id=submission_id, kind=Submission.Kind.COMPLETE,

@@ -25,6 +25,9 @@ class PageInput(serializers.Serializer):  # type: ignore[type-arg]
         'or {"special": "-1"} (don\'t know) / {"special": "-2"} (no answer).',
     )
     language = serializers.ChoiceField(choices=registry.CODES, required=False)
+    complete = serializers.BooleanField(
+        default=False, help_text="This is the last page: validate everything and seal the response in one go."
+    )
 
     def validate_answers(self, value: dict) -> dict:  # type: ignore[type-arg]
         if len(value) > 1000:
