@@ -81,6 +81,7 @@ def render(*, reminder: Reminder, policy: ReminderPolicy, channel: str) -> tuple
         "closes_on": closes_on.date().isoformat(),
         "link": link_issue(
             participant=participant,
+            wave_key=wave.key,
             valid_for=max(schedule.closes_at - reminder.due_at, datetime.timedelta(days=1)),
         ),
     }

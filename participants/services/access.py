@@ -36,10 +36,10 @@ def _link_hash(token: str) -> str:
     return keyring().blind_index(token, purpose=LINK_PURPOSE)
 
 
-def personal_link(token: str) -> str:
+def personal_link(token: str, *, wave_key: str = "") -> str:
     # The token travels in the fragment, which browsers never send to servers, so it stays out of
-    # access logs and proxies; the participant page posts it to the API.
-    return f"{settings.PARTICIPANT_APP_URL}#token={token}"
+    # access logs and proxies; the participant page posts it to the API and opens the wave named.
+    return f"{settings.PARTICIPANT_APP_URL}#token={token}" + (f"&wave={wave_key}" if wave_key else "")
 
 
 def qr_svg(link: str) -> str:
@@ -57,14 +57,16 @@ class Credentials:
     qr_svg: str
 
 
-def link_issue(*, participant: Participant, valid_for: datetime.timedelta | None = None) -> str:
+def link_issue(
+    *, participant: Participant, valid_for: datetime.timedelta | None = None, wave_key: str = ""
+) -> str:
     token = codes.new_secret_token()
     LinkToken.objects.create(
         participant=participant,
         token_hash=_link_hash(token),
         expires_at=timezone.now() + (valid_for or datetime.timedelta(days=settings.LINK_TOKEN_DAYS)),
     )
-    return personal_link(token)
+    return personal_link(token, wave_key=wave_key)
 
 
 @transaction.atomic
