@@ -8,7 +8,6 @@ The unique constraint on ``submission_id`` backs this up.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,10 +55,14 @@ class InvalidAnswers(DomainError):
     code = "invalid_answers"
 
 
+SEALED_DIGEST = ""  # page digests are dropped once the response is sealed
+
+
 def _digest(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-    ).hexdigest()
+    """A keyed digest of the request: a plain hash of a page with few possible answers could be reversed
+    from a database dump by trying them all. Dropped (SEALED_DIGEST) once the response is sealed."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return keyring().blind_index(canonical, purpose="submission")
 
 
 def _draft_aad(response: Response, pseudonym: str) -> bytes:
@@ -129,11 +132,13 @@ def _lock_response(*, participant: Participant, wave: Wave, language: str) -> Re
     return response
 
 
-def _replay(submission_id: UUID, digest: str) -> Result | None:
-    earlier = Submission.objects.filter(submission_id=submission_id).first()
+def _replay(submission_id: UUID, digest: str, participant: Participant) -> Result | None:
+    earlier = Submission.objects.filter(submission_id=submission_id).select_related("response").first()
     if earlier is None:
         return None
-    if earlier.body_digest != digest:
+    if earlier.response.participant_id != participant.pk:
+        raise SubmissionConflict("This submission_id belongs to another request; nothing was changed.")
+    if earlier.body_digest not in (digest, SEALED_DIGEST):
         raise SubmissionConflict(
             "This submission_id was already used for a different request; nothing was changed."
         )
@@ -145,14 +150,19 @@ def _idempotent(
     *, participant: Participant, wave: Wave, submission_id: UUID, kind: str, digest: str, language: str,
     work: Callable[[Response], Result],
 ) -> Result:  # fmt: skip
-    replay = _replay(submission_id, digest)
+    replay = _replay(submission_id, digest, participant)
     if replay is not None:
         return replay
-    check_answerable(participant=participant, wave=wave)
     try:
         with transaction.atomic():
+            # The participant's row lock orders this against withdrawal and erasure, which take it too:
+            # nothing is stored for someone who left between the first look and now.
+            participant = (
+                Participant.objects.select_related("study").select_for_update().get(pk=participant.pk)
+            )
+            check_answerable(participant=participant, wave=wave)
             response = _lock_response(participant=participant, wave=wave, language=language)
-            replay = _replay(submission_id, digest)
+            replay = _replay(submission_id, digest, participant)
             if replay is not None:
                 return replay
             result = {**work(response), "submission_id": str(submission_id), "replayed": False}
@@ -161,7 +171,7 @@ def _idempotent(
             )
     except IntegrityError:
         # The id was used at the same moment for another participant-wave.
-        replay = _replay(submission_id, digest)
+        replay = _replay(submission_id, digest, participant)
         if replay is None:
             raise SubmissionConflict("This submission_id is in use by another request.") from None
         return replay
@@ -180,8 +190,8 @@ def page_submit(
     wave = wave_of(participant, wave_key)
     language = language or participant.preferred_language
     digest = _digest(
-        {"kind": "page", "wave": wave.key, "section": section, "answers": answers, "language": language,
-         "complete": complete}
+        {"kind": "page", "participant": participant.pseudonym, "wave": wave.key, "section": section,
+         "answers": answers, "language": language, "complete": complete}
     )  # fmt: skip
 
     def work(response: Response) -> Result:
@@ -244,6 +254,14 @@ def response_info(
     )
 
 
+PADDING_BLOCK = 1024
+
+
+def _padded(plaintext: bytes) -> bytes:
+    """JSON padded with spaces to a whole number of blocks, so the sealed size hides answer lengths."""
+    return plaintext + b" " * (-len(plaintext) % PADDING_BLOCK)
+
+
 def _seal(*, response: Response, participant: Participant, wave: Wave, answers: validation.Answers) -> Result:
     """Seal the validated answers to the study's newest key, drop the draft, close the schedule row."""
     key = active_key(participant.study)
@@ -256,7 +274,7 @@ def _seal(*, response: Response, participant: Participant, wave: Wave, answers: 
         "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
         "answers": answers,
     }  # fmt: skip
-    plaintext = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    plaintext = _padded(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
     info = response_info(
         study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
         version_id=response.version_id, response_id=response.pk,
@@ -267,6 +285,7 @@ def _seal(*, response: Response, participant: Participant, wave: Wave, answers: 
     response.sealed_size = len(response.sealed_payload)
     response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
     response.save()
+    Submission.objects.filter(response=response).update(body_digest=SEALED_DIGEST)
     schedule_mark_completed(participant=participant, wave=wave, at=now)
     return {"status": "completed", "response_id": response.pk, "completed_at": now.isoformat(),
             "key_fingerprint": key.fingerprint}  # fmt: skip
@@ -275,7 +294,7 @@ def _seal(*, response: Response, participant: Participant, wave: Wave, answers: 
 def response_complete(*, participant: Participant, wave_key: str, submission_id: UUID) -> Result:
     """Validate the whole response, seal it to the study's newest key, and drop the draft."""
     wave = wave_of(participant, wave_key)
-    digest = _digest({"kind": "complete", "wave": wave.key})
+    digest = _digest({"kind": "complete", "participant": participant.pseudonym, "wave": wave.key})
 
     def work(response: Response) -> Result:
         if response.status == Response.Status.COMPLETED:
@@ -330,12 +349,13 @@ def drafts_delete_for(*, participant: Participant, wave: Wave) -> int:
     ).delete()[0]
 
 
-def responses_delete_for(*, participant: Participant, by: User | None) -> int:
+def responses_delete_for(*, participant: Participant, by: User | None, by_participant: bool = False) -> int:
     """Erasure: every response of the participant, sealed or draft, is deleted, and the deletion audited."""
     count = Response.objects.filter(participant=participant).count()
     Response.objects.filter(participant=participant).delete()
     audit_record(
         action=AuditEntry.Action.RESPONSES_DELETED, actor=by, study=participant.study, participant=participant.pseudonym,
+        actor_participant=participant.pseudonym if by_participant else "",
         details={"responses": count},
     )  # fmt: skip
     return count

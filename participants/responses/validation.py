@@ -132,7 +132,7 @@ def normalize(question: CompiledQuestion, value: Any) -> Any:
     """The stored form of one answer, or _Invalid saying why it cannot be one."""
     if isinstance(value, dict):
         special = value.get("special")
-        if set(value) != {"special"} or special not in question.special:
+        if set(value) != {"special"} or not isinstance(special, str) or special not in question.special:
             raise _Invalid(
                 "special_not_allowed", f"Special answers allowed here: {sorted(question.special) or 'none'}."
             )
@@ -200,16 +200,26 @@ def normalize(question: CompiledQuestion, value: Any) -> Any:
 
 
 def _expression_value(question: CompiledQuestion | None, value: Any) -> Any:
-    """How an answer looks inside relevance and constraint expressions."""
+    """How an answer looks inside relevance and constraint expressions.
+
+    Values not checked yet (later questions of the page) may be anything: what cannot be read is absent.
+    """
     if value is None:
         return None
     if isinstance(value, dict):
-        return value["special"]
-    if question is not None and question.type == QuestionType.DATE:
-        return datetime.date.fromisoformat(value)
-    if question is not None and question.type == QuestionType.DECIMAL:
-        return Decimal(value)
-    return value
+        special = value.get("special")
+        return special if isinstance(special, str) else None
+    try:
+        if question is not None and question.type == QuestionType.DATE:
+            return datetime.date.fromisoformat(value)
+        if question is not None and question.type == QuestionType.DECIMAL:
+            decimal = Decimal(str(value))
+            return decimal if decimal.is_finite() else None
+    except (TypeError, ValueError, InvalidOperation):
+        return None
+    if isinstance(value, list):
+        return value if all(isinstance(code, str) for code in value) else None
+    return value if isinstance(value, (str, int, float, bool)) else None
 
 
 def expression_answers(version: CompiledVersion, answers: Answers) -> dict[str, Any]:
@@ -244,7 +254,7 @@ def validate(
         context = expression_answers(version, normalized)
         value = normalized.get(question.variable)
         relevant = is_relevant(question, context)
-        if value is None or value == "" or value == []:
+        if value is None or value == [] or (isinstance(value, str) and not value.strip()):
             normalized.pop(question.variable, None)
             if relevant and question.required:
                 errors.append(

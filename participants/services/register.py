@@ -376,24 +376,28 @@ def participant_withdraw(
         participant=participant.pseudonym, details={"scope": scope},
     )  # fmt: skip
     if scope == Withdrawal.Scope.ERASE:
-        participant_erase(participant=participant, by=by)
+        participant_erase(participant=participant, by=by, by_participant=by_participant)
     return withdrawal
 
 
 @transaction.atomic
-def participant_erase(*, participant: Participant, by: User | None = None) -> Participant:
+def participant_erase(
+    *, participant: Participant, by: User | None = None, by_participant: bool = False
+) -> Participant:
     """Removes contact details and credentials for good; the pseudonymous record is kept, marked erased."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     participant.phone_numbers.all().delete()
     ContactProfile.objects.filter(participant=participant).delete()
     access.credentials_remove(participant=participant)
-    responses = responses_delete_for(participant=participant, by=by)
+    responses = responses_delete_for(participant=participant, by=by, by_participant=by_participant)
     removed = {"contact": True, "credentials": True, "responses": responses}
     participant.erased_at = timezone.now()
     participant.contact_stopped_at = participant.contact_stopped_at or participant.erased_at
     participant.save(update_fields=["erased_at", "contact_stopped_at"])
     audit_record(
-        action=AuditEntry.Action.ERASED, actor=by, study=participant.study, participant=participant.pseudonym,
+        action=AuditEntry.Action.ERASED,
+        actor_participant=participant.pseudonym if by_participant else "",
+         actor=by, study=participant.study, participant=participant.pseudonym,
         details=removed,
     )  # fmt: skip
     return participant

@@ -20,7 +20,7 @@ class PageInput(serializers.Serializer):  # type: ignore[type-arg]
     )
     section = serializers.CharField(max_length=64)
     answers = serializers.DictField(
-        child=serializers.JSONField(),
+        child=serializers.JSONField(allow_null=True),
         help_text='By variable: a choice code, a list of codes, a number, text, "YYYY-MM-DD", "yes"/"no", '
         'or {"special": "-1"} (don\'t know) / {"special": "-2"} (no answer).',
     )
