@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.forms.models import construct_instance
+from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from backend.errors import DomainError
 from participants import selectors
+from participants.crypto import sealing
 from participants.models import (
     AuditEntry,
     Cohort,
@@ -26,6 +30,7 @@ from participants.models import (
     StaffAssignment,
     StudyKey,
 )
+from participants.responses.services import study_key_register, study_key_retire
 from surveys.selectors import ADMINS, studies_for
 from translations.admin import TranslatedAdmin
 
@@ -161,14 +166,74 @@ class ReminderAdmin(ReadOnlyAdmin):
         )
 
 
-@admin.register(StudyKey)
-class StudyKeyAdmin(ReadOnlyAdmin):
-    """Register and retire keys through the API (audited); here they can be looked at."""
+class StudyKeyForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = StudyKey
+        fields = ["study", "suite", "public_key_pem", "label"]
+        widgets = {"suite": forms.Select(choices=[(suite, suite) for suite in sealing.supported_suites()])}
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        try:
+            public_key = sealing.public_key_from_pem(
+                cleaned.get("public_key_pem", ""), suite=cleaned.get("suite", "")
+            )
+        except sealing.SealingError as error:
+            raise forms.ValidationError({"public_key_pem": str(error)}) from None
+        if StudyKey.objects.filter(fingerprint=sealing.fingerprint(public_key)).exists():
+            raise forms.ValidationError({"public_key_pem": "This key is registered already."})
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # Only copy the fields over: the service fills the fingerprint, which model validation would want now.
+        self.instance = construct_instance(self, self.instance, fields=self._meta.fields)
+
+
+@admin.register(StudyKey)
+class StudyKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Study admins register keys (made with `manage.py study_keygen`) and retire them; both are audited."""
+
+    form = StudyKeyForm
     list_display = ["study", "fingerprint", "suite", "label", "registered_at", "retired_at"]
+    actions = ["retire"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StudyKey]:
         return super().get_queryset(request).filter(study__in=_admin_studies(request))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "study":
+            kwargs["queryset"] = _admin_studies(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # responses sealed to a key must stay openable: retire it instead
+
+    def save_model(self, request: HttpRequest, obj: StudyKey, form: Any, change: bool) -> None:
+        try:
+            registered = study_key_register(
+                study=obj.study,
+                public_key_pem=obj.public_key_pem,
+                suite=obj.suite,
+                label=obj.label,
+                by=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+            return
+        obj.pk, obj.fingerprint, obj.registered_at = (
+            registered.pk,
+            registered.fingerprint,
+            registered.registered_at,
+        )
+
+    @admin.action(description="Retire the selected keys (new responses use the newest active key)")
+    def retire(self, request: HttpRequest, queryset: QuerySet[StudyKey]) -> None:
+        for key in queryset:
+            study_key_retire(key=key, by=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Retired {queryset.count()} key(s).")
 
 
 @admin.register(AuditEntry)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from backend.errors import DomainError
 from surveys import selectors, services
@@ -109,7 +110,14 @@ class SectionInline(FrozenWhenPublished, TranslatedTabularInline):
 class QuestionnaireVersionAdmin(FrozenWhenPublished, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["questionnaire", "number", "status", "published_at"]
     list_filter = ["status", "questionnaire__study"]
-    readonly_fields = ["status", "published_at", "published_by", "content_digest", "based_on"]
+    readonly_fields = [
+        "status",
+        "published_at",
+        "published_by",
+        "content_digest",
+        "based_on",
+        "translation_coverage",
+    ]
     inlines = [SectionInline]
     actions = ["publish", "new_draft"]
 
@@ -119,6 +127,22 @@ class QuestionnaireVersionAdmin(FrozenWhenPublished, admin.ModelAdmin):  # type:
     def get_queryset(self, request: HttpRequest) -> QuerySet[QuestionnaireVersion]:
         allowed = selectors.studies_for(request.user)  # type: ignore[arg-type]
         return super().get_queryset(request).filter(questionnaire__study__in=allowed)
+
+    @admin.display(description="Translation coverage")
+    def translation_coverage(self, obj: QuestionnaireVersion) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (entry.language, entry.translated, entry.total, "; ".join(map(str, entry.missing)) or "-",
+                 "; ".join(map(str, entry.stale)) or "-")
+                for entry in services.version_coverage(obj)
+            ),
+        )  # fmt: skip
+        return format_html(
+            "<table><tr><th>language</th><th>translated</th><th>missing</th><th>needs review</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.action(description="Publish (freeze) the selected draft versions")
     def publish(self, request: HttpRequest, queryset: QuerySet[QuestionnaireVersion]) -> None:

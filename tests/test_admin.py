@@ -19,14 +19,18 @@ def _staff_client(user: User) -> Client:
     return client
 
 
-@pytest.mark.parametrize("model", [model for model in admin.site._registry], ids=lambda model: model._meta.label)
+@pytest.mark.parametrize(
+    "model", [model for model in admin.site._registry], ids=lambda model: model._meta.label
+)
 def test_every_changelist_renders(model, sara_user: User, published: QuestionnaireVersion) -> None:
     client = _staff_client(sara_user)
     response = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
     assert response.status_code == 200
 
 
-def test_question_form_renders_arabic_fields_right_to_left(sara_user: User, draft: QuestionnaireVersion) -> None:
+def test_question_form_renders_arabic_fields_right_to_left(
+    sara_user: User, draft: QuestionnaireVersion
+) -> None:
     client = _staff_client(sara_user)
     question = draft.questions.get(variable="Q1")
     page = client.get(reverse("admin:surveys_question_change", args=[question.pk])).content.decode()
@@ -34,7 +38,9 @@ def test_question_form_renders_arabic_fields_right_to_left(sara_user: User, draf
     assert 'name="text_ar"' in page
 
 
-def test_a_published_question_is_read_only_in_the_admin(sara_user: User, published: QuestionnaireVersion) -> None:
+def test_a_published_question_is_read_only_in_the_admin(
+    sara_user: User, published: QuestionnaireVersion
+) -> None:
     client = _staff_client(sara_user)
     question = published.questions.get(variable="Q1")
     response = client.post(
@@ -56,6 +62,65 @@ def test_field_staff_see_only_their_sites_participants_in_the_admin(
 
 def test_the_admin_never_shows_contact_details(fatima_user: User, amira_participant: Participant) -> None:
     client = _staff_client(fatima_user)
-    page = client.get(reverse("admin:participants_participant_change", args=[amira_participant.pk])).content.decode()
+    page = client.get(
+        reverse("admin:participants_participant_change", args=[amira_participant.pk])
+    ).content.decode()
     assert "Amira Haddad" not in page
     assert "+46701111111" not in page
+
+
+def test_a_study_admin_registers_and_retires_a_key_in_the_admin(sara_user: User, study) -> None:
+    from participants.crypto import sealing
+    from participants.models import AuditEntry, StudyKey
+
+    client = _staff_client(sara_user)
+    _, public_key = sealing.generate_keypair()
+    # when
+    added = client.post(
+        reverse("admin:participants_studykey_add"),
+        {
+            "study": study.pk,
+            "suite": sealing.DEFAULT_SUITE,
+            "public_key_pem": sealing.public_key_to_pem(public_key),
+            "label": "2027",
+        },
+    )
+    key = StudyKey.objects.get()
+    retired = client.post(
+        reverse("admin:participants_studykey_changelist"), {"action": "retire", "_selected_action": [key.pk]}
+    )
+    # then
+    assert (added.status_code, retired.status_code) == (302, 302)
+    key.refresh_from_db()
+    assert key.fingerprint == sealing.fingerprint(public_key)
+    assert key.retired_at is not None
+    assert list(AuditEntry.objects.filter(study=study).values_list("action", flat=True)) == [
+        "study_key.registered",
+        "study_key.retired",
+    ]
+
+
+def test_a_garbage_key_is_a_form_error_in_the_admin(sara_user: User, study) -> None:
+    from participants.models import StudyKey
+
+    client = _staff_client(sara_user)
+    page = client.post(
+        reverse("admin:participants_studykey_add"),
+        {
+            "study": study.pk,
+            "suite": "X25519-HKDF-SHA256-AES256GCM",
+            "public_key_pem": "not a key",
+            "label": "",
+        },
+    )
+    assert page.status_code == 200
+    assert StudyKey.objects.count() == 0
+
+
+def test_the_version_admin_shows_translation_coverage(sara_user: User, draft: QuestionnaireVersion) -> None:
+    client = _staff_client(sara_user)
+    page = client.get(reverse("admin:surveys_questionnaireversion_change", args=[draft.pk])).content.decode()
+    assert "Translation coverage" in page
+    # study title and introduction, questionnaire title, 2 section titles, 4 question texts, 2 choices,
+    # 2 scale labels and 1 constraint message
+    assert "<td>ar</td><td>14 / 14</td>" in page

@@ -48,6 +48,11 @@ def qr_svg(link: str) -> str:
     return buffer.getvalue().decode()
 
 
+def qr_png_data_uri(link: str) -> str:
+    """The same QR code as a PNG data URI, for printing on enrollment cards."""
+    return segno.make(link, error="m").png_data_uri(scale=6)
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What staff hand to the participant once: never stored in readable form."""
@@ -55,6 +60,7 @@ class Credentials:
     access_code: str
     link: str
     qr_svg: str
+    qr_png: str  # data:image/png;base64,...
 
 
 def link_issue(
@@ -89,7 +95,7 @@ def credentials_issue(
     code = codes.new_access_code()
     AccessCode.objects.create(participant=participant, code_hash=_code_hash(code))
     link = link_issue(participant=participant)
-    return Credentials(access_code=code, link=link, qr_svg=qr_svg(link))
+    return Credentials(access_code=code, link=link, qr_svg=qr_svg(link), qr_png=qr_png_data_uri(link))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,9 @@ class CredentialsOutput(serializers.Serializer):  # type: ignore[type-arg]
     access_code = serializers.CharField(help_text="Shown once; only a hash is stored.")
     link = serializers.CharField(help_text="Personal link with a one-time token (shown once).")
     qr_svg = serializers.CharField(help_text="QR code of the personal link, as SVG.")
+    qr_png = serializers.CharField(
+        help_text="The same QR code as a PNG data URI (data:image/png;base64,...)."
+    )
 
 
 class EnrollOutput(serializers.Serializer):  # type: ignore[type-arg]
