@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.forms.models import construct_instance
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
+from django.forms.models import construct_instance
 from django.http import HttpRequest
 
 from backend.errors import DomainError

@@ -8,7 +8,8 @@ log, not contact details. Every row targets amira (site A) unless its name says 
 
 Outcomes:
   A  allowed: a 2xx answer (every payload below is valid, so an allowed call succeeds).
-  D  denied: 401, 403 or 404 (404 where existence is not disclosed); anonymous callers always get 401.
+  D  denied: 401, 403 or 404 (404 where existence is not disclosed); anonymous callers get 401, asked
+     to authenticate (webhooks excepted, see below).
   E  the endpoint answers 200, but with nothing in it: a list scoped to the caller's sites or studies,
      empty for this persona (no content is disclosed).
   P  public, called with wrong credentials: 400 or 401, never 403 or 404. These endpoints (staff login,
@@ -388,11 +389,7 @@ def test_every_api_route_has_a_row(world: World) -> None:
 def test_every_row_names_a_method_its_route_implements(world: World) -> None:
     routes = _api_routes()
 
-    unknown = [
-        item.name
-        for item in TABLE
-        if item.method not in _methods(routes[_route_of(item, world)])
-    ]
+    unknown = [item.name for item in TABLE if item.method not in _methods(routes[_route_of(item, world)])]
 
     assert unknown == []
 
@@ -411,6 +408,34 @@ def test_fatima_lists_only_the_site_she_works_at(fatima: APIClient, site_a: Site
 
     assert response.status_code == 200
     assert [site["code"] for site in response.json()] == ["site-a"]
+
+
+def test_staff_taken_off_a_site_lose_its_participants_at_once(
+    fatima: APIClient, fatima_user: User, world: World
+) -> None:
+    # given
+    assert fatima.get(f"{API}participants/{world.amira.pseudonym}/contact/").status_code == 200
+
+    # when
+    world.site_a.assignments.filter(user=fatima_user).delete()
+
+    # then
+    assert fatima.get(f"{API}participants/{world.amira.pseudonym}/contact/").status_code == 404
+    assert fatima.get(f"{API}sites/").json() == []
+
+
+def test_a_superuser_does_not_see_contact_details_either(world: World) -> None:
+    # given
+    admin = APIClient()
+    admin.force_authenticate(User.objects.create_superuser("root", password="root-Passw0rd!-long"))
+
+    # when
+    contact = admin.get(f"{API}participants/{world.amira.pseudonym}/contact/")
+    panel = admin.get(f"{API}studies/{world.study.pk}/panel/")
+
+    # then
+    assert contact.status_code == 404
+    assert panel.status_code == 200
 
 
 def test_the_researchers_panel_holds_no_contact_details_or_codes(

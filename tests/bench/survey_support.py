@@ -42,7 +42,8 @@ def question_specs(rng: random.Random, count: int = QUESTIONS) -> list[dict[str,
             spec["relevance"] = f"${{{previous_yes_no}}} = 'yes'"
         if kind == "single_choice":
             spec["choices"] = [
-                {"code": str(code), "label": texts(f"Choice {code}")} for code in range(1, rng.randint(4, 5) + 1)
+                {"code": str(code), "label": texts(f"Choice {code}")}
+                for code in range(1, rng.randint(4, 5) + 1)
             ]
         elif kind == "rating":
             spec.update(
@@ -77,7 +78,9 @@ def answers_for(specs: list[dict[str, Any]], rng: random.Random) -> dict[str, An
     answers: dict[str, Any] = {}
     for spec in specs:
         variable, kind = spec["variable"], spec["type"]
-        specials = [code for flag, code in (("allow_dont_know", "-1"), ("allow_no_answer", "-2")) if spec.get(flag)]
+        specials = [
+            code for flag, code in (("allow_dont_know", "-1"), ("allow_no_answer", "-2")) if spec.get(flag)
+        ]
         if specials and rng.random() < 0.15:
             answers[variable] = {"special": rng.choice(specials)}
         elif kind == "single_choice":
@@ -93,7 +96,9 @@ def answers_for(specs: list[dict[str, Any]], rng: random.Random) -> dict[str, An
     return answers
 
 
-def response_document(answers: dict[str, Any], *, response_id: int = 123456, pseudonym: str = "7K3M-9QXD") -> bytes:
+def response_document(
+    answers: dict[str, Any], *, response_id: int = 123456, pseudonym: str = "7K3M-9QXD"
+) -> bytes:
     """The plaintext that participants.responses.services.response_complete seals, same keys and encoding."""
     started = datetime.datetime(2026, 3, 2, 9, 14, 5, 123456, tzinfo=datetime.UTC)
     document = {

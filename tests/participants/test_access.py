@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import time_machine
-from conftest import API, bearer_client, exchange_code, link_token, participant_url
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
+from register_helpers import API, bearer_client, exchange_code, link_token, participant_url
 from rest_framework.test import APIClient
 
 from backend.settings import base as base_settings
@@ -47,7 +47,14 @@ def _token_from(code: str) -> str:
 
 @pytest.mark.parametrize(
     "typed",
-    ["K7M0-9Q1D-2F8H", "k7m0-9q1d-2f8h", "K7M0 9Q1D 2F8H", " k7m0 9q1d-2f8h ", "K7MO-9QID-2F8H", "k7mo9qld2f8h"],
+    [
+        "K7M0-9Q1D-2F8H",
+        "k7m0-9q1d-2f8h",
+        "K7M0 9Q1D 2F8H",
+        " k7m0 9q1d-2f8h ",
+        "K7MO-9QID-2F8H",
+        "k7mo9qld2f8h",
+    ],
 )
 def test_a_code_typed_loosely_gives_a_token_that_opens_the_participants_own_page(
     amira_code: str, amira_participant: Participant, typed: str
@@ -82,8 +89,12 @@ def test_a_wrong_code_is_refused_with_401(amira_code: str) -> None:
     assert response.json() == DENIED
 
 
-@pytest.mark.parametrize("typed", ["K7M0-9Q1D", "K7M0-9Q1D-2F8H-X", "K7M0-9Q1D-2F8U", "K7M0_9Q1D_2F8H", "ÄÄÄÄ-9Q1D-2F8H"])
-def test_something_that_cannot_be_a_code_is_refused_naming_the_code_field(amira_code: str, typed: str) -> None:
+@pytest.mark.parametrize(
+    "typed", ["K7M0-9Q1D", "K7M0-9Q1D-2F8H-X", "K7M0-9Q1D-2F8U", "K7M0_9Q1D_2F8H", "ÄÄÄÄ-9Q1D-2F8H"]
+)
+def test_something_that_cannot_be_a_code_is_refused_naming_the_code_field(
+    amira_code: str, typed: str
+) -> None:
     response = exchange_code(typed)
 
     assert response.status_code == 400
@@ -235,23 +246,26 @@ def test_the_link_exchange_shares_the_per_address_budget(amira_participant: Part
         exchange_code("AAAA-BBBB-CCCC", remote_addr="203.0.113.7")
 
     # when
-    response = APIClient().post(f"{API}/access/link/", {"token": token}, format="json", REMOTE_ADDR="203.0.113.7")
+    response = APIClient().post(
+        f"{API}/access/link/", {"token": token}, format="json", REMOTE_ADDR="203.0.113.7"
+    )
 
     # then
     assert response.status_code == 429
 
 
 @pytest.fixture
-def small_global_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def small_global_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     # DRF copies the rates into a class attribute when throttling.py is imported, so override_settings
     # would not reach them: patch the copy the global throttle reads.
     rates = {**AccessCodeGlobalThrottle.THROTTLE_RATES, "access_code_global": "3/minute"}
     monkeypatch.setattr(AccessCodeGlobalThrottle, "THROTTLE_RATES", rates)
     cache.clear()
-    yield
 
 
-def test_the_global_budget_throttles_many_addresses_together(small_global_budget: None, amira_code: str) -> None:
+def test_the_global_budget_throttles_many_addresses_together(
+    small_global_budget: None, amira_code: str
+) -> None:
     # given
     addresses = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
     spent = [exchange_code("AAAA-BBBB-CCCC", remote_addr=address).status_code for address in addresses]
@@ -293,8 +307,31 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_per_address_throttle(
 # --- staff sign-in ---------------------------------------------------------------------------------------
 
 
-def _login(username: str, password: str) -> object:
+def _login(username: str, password: str) -> Any:
+    cache.clear()  # the per-address throttle is not what these tests are about: the lockout is
     return APIClient().post(f"{API}/auth/token/", {"username": username, "password": password}, format="json")
+
+
+def test_the_eleventh_sign_in_attempt_from_one_address_within_a_minute_is_throttled(
+    fatima_user: User,
+) -> None:
+    # given: ten attempts at names that do not exist, so no account gets locked
+    attempts = [
+        APIClient()
+        .post(f"{API}/auth/token/", {"username": f"nobody-{n}", "password": "x"}, format="json")
+        .status_code
+        for n in range(10)
+    ]
+
+    # when
+    eleventh = APIClient().post(
+        f"{API}/auth/token/", {"username": "fatima", "password": "fatima-Passw0rd!-long"}, format="json"
+    )
+
+    # then
+    assert attempts == [401] * 10
+    assert eleventh.status_code == 429
+    assert StaffLoginState.objects.filter(user=fatima_user).count() == 0
 
 
 def test_staff_sign_in_gives_a_token_for_the_authorization_header(fatima_user: User) -> None:
@@ -374,7 +411,9 @@ def test_the_lockout_is_per_account(fatima_user: User, gustav_user: User) -> Non
 def test_staff_logout_deletes_the_token(fatima_user: User) -> None:
     # given
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {_login('fatima', 'fatima-Passw0rd!-long').json()['token']}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {_login('fatima', 'fatima-Passw0rd!-long').json()['token']}"
+    )
 
     # when
     response = client.post(f"{API}/auth/logout/")

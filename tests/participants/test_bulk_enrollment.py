@@ -7,10 +7,10 @@ import io
 import re
 
 import pytest
-from conftest import ACCESS_CODE_PATTERN, PSEUDONYM_PATTERN, csv_bytes, csv_row, csv_upload
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from register_helpers import ACCESS_CODE_PATTERN, PSEUDONYM_PATTERN, csv_bytes, csv_row, csv_upload
 from rest_framework.test import APIClient
 
 from participants.models import AccessCode, AuditEntry, ConsentText, Participant, PhoneNumber, Site
@@ -76,7 +76,9 @@ def test_the_codes_of_a_bulk_import_open_each_participants_session(
 
     # when
     pseudonyms = [
-        APIClient().post("/api/v1/access/code/", {"code": entry["access_code"]}, format="json").json()["pseudonym"]
+        APIClient()
+        .post("/api/v1/access/code/", {"code": entry["access_code"]}, format="json")
+        .json()["pseudonym"]
         for entry in enrolled
     ]
 
@@ -152,7 +154,9 @@ def test_a_phone_number_enrolled_before_is_reported_on_its_row(
     assert _stored() == before
 
 
-def test_a_file_that_is_not_utf8_is_refused(fatima: APIClient, site_a: Site, consent_text: ConsentText) -> None:
+def test_a_file_that_is_not_utf8_is_refused(
+    fatima: APIClient, site_a: Site, consent_text: ConsentText
+) -> None:
     # given: the sheet saved as Latin-1, as older spreadsheet programs do
     data = csv_bytes([csv_row(name="Jürgen Müller")]).decode().encode("latin-1")
 
@@ -176,7 +180,9 @@ def test_a_utf8_file_with_a_byte_order_mark_is_read(
     assert response.json()["enrolled"] == 1
 
 
-def test_missing_required_columns_are_named(fatima: APIClient, site_a: Site, consent_text: ConsentText) -> None:
+def test_missing_required_columns_are_named(
+    fatima: APIClient, site_a: Site, consent_text: ConsentText
+) -> None:
     # given
     columns = [column for column in COLUMNS if column not in {"birth_year", "consent_method"}]
 
@@ -186,7 +192,11 @@ def test_missing_required_columns_are_named(fatima: APIClient, site_a: Site, con
     # then
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"row": 1, "field": "birth_year,consent_method", "message": "Required columns are missing from the header."}
+        {
+            "row": 1,
+            "field": "birth_year,consent_method",
+            "message": "Required columns are missing from the header.",
+        }
     ]
     assert Participant.objects.count() == 0
 
