@@ -8,6 +8,8 @@ with exponential backoff and jitter, at most REMINDER_MAX_RETRIES times; provide
 from __future__ import annotations
 
 import logging
+import random
+from datetime import timedelta
 from functools import partial
 
 from celery import Task, shared_task
@@ -24,7 +26,9 @@ TICK_BATCH = 500
 
 
 def backoff_seconds(retries: int) -> int:
-    return int(min(60 * 2**retries, 3600))
+    """60 s, 120 s, 240 s ... capped at an hour, plus up to 20% jitter so retries do not arrive in a herd."""
+    base = min(60 * 2**retries, 3600)
+    return int(base + random.uniform(0, base / 5))  # noqa: S311 - jitter, not a secret
 
 
 @shared_task(
@@ -58,8 +62,13 @@ def reminder_send(self: Task, reminder_id: int) -> str:
                 reminder_id=reminder_id, reason=f"gave up: {error}", now=timezone.now()
             )
             return "failed after retries"
-        reminders.reminder_retry_later(reminder_id=reminder_id, reason=f"retrying: {error}")
-        raise self.retry(exc=error, countdown=backoff_seconds(self.request.retries)) from None
+        countdown = backoff_seconds(self.request.retries)
+        reminders.reminder_retry_later(
+            reminder_id=reminder_id,
+            reason=f"retrying: {error}",
+            retry_at=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise self.retry(exc=error, countdown=countdown) from None
     except providers.PermanentProviderError as error:
         reminders.reminder_channel_failed(reminder_id=reminder_id, reason=str(error), now=timezone.now())
         return "channel failed"

@@ -183,6 +183,14 @@ def _postpone(reminder: Reminder, until: datetime.datetime, reason: str) -> None
 def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | None:
     """Take a queued reminder for sending, or settle it without sending. None: nothing to send now."""
     with transaction.atomic():
+        # Lock the participant first (the order page submissions use too): concurrent workers then count
+        # each other's messages against the weekly limit instead of both sending.
+        participant_id = (
+            Reminder.objects.filter(pk=reminder_id).values_list("schedule__participant_id", flat=True).first()
+        )
+        if participant_id is None:
+            return None
+        Participant.objects.select_for_update().filter(pk=participant_id).exists()
         taken = Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.QUEUED).update(
             status=Reminder.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1
         )
@@ -211,14 +219,17 @@ def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | No
             _postpone(reminder, allowed_at, "postponed: quiet hours")
             return None
         week_ago = now - datetime.timedelta(days=7)
-        recent = [
-            sent
-            for sent in Reminder.objects.filter(schedule__participant=participant, sent_at__gte=week_ago)
+        # Messages sent this week, and those at a gateway right now (their outcome is not known yet).
+        recent: list[datetime.datetime] = []
+        for sent, started in (
+            Reminder.objects.filter(schedule__participant=participant)
+            .filter(Q(sent_at__gte=week_ago) | Q(status=Reminder.Status.SENDING))
             .exclude(pk=reminder.pk)
-            .order_by("sent_at")
-            .values_list("sent_at", flat=True)
-            if sent is not None
-        ]
+            .values_list("sent_at", "sending_started_at")
+        ):
+            if (at := sent or started) is not None:
+                recent.append(at)
+        recent.sort()
         if len(recent) >= policy.max_per_week:
             _postpone(
                 reminder, recent[-policy.max_per_week] + datetime.timedelta(days=7), "postponed: weekly limit"
@@ -260,10 +271,14 @@ def reminder_sent(*, reminder_id: int, provider: str, reference: str, now: datet
     )
 
 
-def reminder_retry_later(*, reminder_id: int, reason: str) -> None:
-    """A transient provider error: back to queued, for the task's own retry."""
+def reminder_retry_later(*, reminder_id: int, reason: str, retry_at: datetime.datetime) -> None:
+    """A transient provider error: back to queued, for the task's own retry at ``retry_at``.
+
+    ``claimed_at`` moves to the retry time, so the recovery of lost tasks (queued rows claimed more than
+    STUCK_AFTER ago) does not start a second, fresh task while this one waits out its backoff.
+    """
     Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
-        status=Reminder.Status.QUEUED, outcome=reason[:300]
+        status=Reminder.Status.QUEUED, outcome=reason[:300], claimed_at=retry_at
     )
 
 
