@@ -104,6 +104,9 @@ REST_FRAMEWORK = {
         "access_code_global": "300/minute",
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many proxies stand in front of the app: throttles then take the client address from the right
+    # place in X-Forwarded-For instead of trusting whatever a client writes there.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {

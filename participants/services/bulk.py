@@ -74,13 +74,17 @@ def enroll_from_csv(*, site: Site, by: User, data: bytes) -> BulkOutcome:
             RowError(0, "file", "The file is not UTF-8 text; export the sheet as CSV UTF-8.")
         )
         return outcome
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
+        rows = [] if missing else list(reader)
+    except csv.Error as error:
+        outcome.errors.append(RowError(reader.line_num, "file", f"Not a readable CSV file: {error}."))
+        return outcome
     if missing:
         outcome.errors.append(RowError(1, ",".join(missing), "Required columns are missing from the header."))
         return outcome
     consent_texts = {str(text.version): text for text in ConsentText.objects.filter(study=site.study)}
-    rows = list(reader)
     if not rows or len(rows) > MAX_ROWS:
         outcome.errors.append(RowError(1, "file", f"The file must hold 1 to {MAX_ROWS} participants."))
         return outcome
@@ -97,7 +101,7 @@ def enroll_from_csv(*, site: Site, by: User, data: bytes) -> BulkOutcome:
             kwargs = enroll_kwargs(dict(serializer.validated_data))
             try:
                 if kwargs.get("phone"):
-                    e164 = contacts.normalize_phone(kwargs["phone"])
+                    e164 = contacts.normalize_phone(kwargs["phone"], default_region=site.country)
                     if e164 in seen_phones:
                         raise DomainError(
                             f"The same phone number is on row {seen_phones[e164]}.", field="phone"

@@ -24,6 +24,9 @@ def normalize_phone(raw: str, *, default_region: str | None = None) -> str:
     """E.164 form of a phone number, or a DomainError saying why it is not one."""
     if len(raw) > 40:
         raise DomainError("A phone number has at most 40 characters.", field="phone")
+    raw = raw.strip()
+    if raw.startswith("00"):  # the international prefix most of the world dials
+        raw = "+" + raw[2:]
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
@@ -43,6 +46,11 @@ def normalize_email(raw: str) -> str:
         raise DomainError("Not a valid e-mail address.", field="email") from None
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+def check_not_erased(participant: Participant) -> None:
+    if participant.erased_at is not None:
+        raise Conflict("This participant's data was erased; no contact details can be stored.")
 
 
 def phone_blind_index(e164: str) -> str:
@@ -71,17 +79,25 @@ def _decrypt(participant: Participant, column: str, token: str) -> str:
 
 @transaction.atomic
 def phone_add(
-    *, participant: Participant, phone: str, valid_from: datetime.date | None = None, confirmed: bool = True
+    *,
+    participant: Participant,
+    phone: str,
+    valid_from: datetime.date | None = None,
+    confirmed: bool = True,
+    by: User | None = None,
+    by_participant: bool = False,
+    audit: bool = True,
 ) -> PhoneNumber:
     """A new number (e.g. a Swedish SIM after arrival); earlier ones stay in the history."""
-    e164 = normalize_phone(phone)
+    check_not_erased(participant)
+    e164 = normalize_phone(phone, default_region="SE" if participant.arrived_on else participant.site.country)
     check_phone_free(study_id=participant.study_id, e164=e164, exclude_participant_id=participant.pk)
     existing = participant.phone_numbers.filter(blind_index=phone_blind_index(e164), retired_at=None).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
-            return PhoneNumber.objects.create(
+            added = PhoneNumber.objects.create(
                 participant=participant,
                 study_id=participant.study_id,
                 number_encrypted=_encrypt(participant, "phone", e164),
@@ -91,6 +107,12 @@ def phone_add(
             )
     except IntegrityError:
         raise Conflict("This phone number is already enrolled in this study.", field="phone") from None
+    if audit:
+        audit_record(
+            action=AuditEntry.Action.CONTACT_CHANGED, actor=by, actor_participant=participant.pseudonym if by_participant else "",
+            study=participant.study, participant=participant.pseudonym, details={"fields": ["phone"]},
+        )  # fmt: skip
+    return added
 
 
 @transaction.atomic
@@ -104,6 +126,7 @@ def contact_set(
     by: User | None = None,
     by_participant: bool = False,
 ) -> ContactProfile:
+    check_not_erased(participant)
     profile, _ = ContactProfile.objects.get_or_create(participant=participant)
     changed: list[str] = []
     if name is not None:

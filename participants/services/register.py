@@ -78,7 +78,7 @@ def check_demographics(
         raise DomainError("The planned departure cannot be before enrollment.", field="planned_departure_on")
 
 
-def check_consent(*, participant_study_id: int, consent: ConsentInput) -> None:
+def check_consent(*, participant_study_id: int, consent: ConsentInput, site: Site | None = None) -> None:
     if consent.consent_text.study_id != participant_study_id:
         raise DomainError("This consent text belongs to another study.", field="consent_text")
     if consent.language not in consent.consent_text.study.languages:
@@ -97,6 +97,16 @@ def _lookup(model: Any, *, study_id: int, code: str | None, field: str) -> Any:
     found = model.objects.filter(study_id=study_id, code=code).first()
     if found is None:
         raise DomainError(f"'{code}' is not a {field} of this study.", field=field)
+    return found
+
+
+def _cohort(site: Site, code: str | None) -> Cohort | None:
+    """A cohort travels from one site: people of another site cannot join it."""
+    if not code:
+        return None
+    found = Cohort.objects.filter(site=site, code=code).first()
+    if found is None:
+        raise DomainError(f"'{code}' is not a cohort of site {site.code}.", field="cohort")
     return found
 
 
@@ -136,6 +146,10 @@ def participant_enroll(
     study_id = site.study_id
     if request_id is not None:
         earlier = Participant.objects.filter(study_id=study_id, enrollment_request_id=request_id).first()
+        if earlier is not None and earlier.site_id != site.pk:
+            raise Conflict(
+                "This request_id was used for another enrollment; generate a new one.", field="request_id"
+            )
         if earlier is not None:
             return EnrollmentResult(participant=earlier, credentials=None, created=False)
     check_demographics(
@@ -143,15 +157,15 @@ def participant_enroll(
         country_of_departure=country_of_departure, birth_year=birth_year, enrolled_on=enrolled_on,
         planned_departure_on=planned_departure_on,
     )  # fmt: skip
-    check_consent(participant_study_id=study_id, consent=consent)
-    e164 = contacts.normalize_phone(phone) if phone else ""
+    check_consent(participant_study_id=study_id, consent=consent, site=site)
+    e164 = contacts.normalize_phone(phone, default_region=site.country) if phone else ""
     if e164:
         contacts.check_phone_free(study_id=study_id, e164=e164)
     if not e164 and not email:
         raise DomainError(
             "Give a phone number or an e-mail address, so the participant can be invited.", field="phone"
         )
-    cohort_row = _lookup(Cohort, study_id=study_id, code=cohort, field="cohort")
+    cohort_row = _cohort(site, cohort)
     try:
         participant = _create_with_pseudonym(
             study_id=study_id,
@@ -179,7 +193,7 @@ def participant_enroll(
         reason="enrolled",
     )
     if e164:
-        contacts.phone_add(participant=participant, phone=e164, valid_from=enrolled_on)
+        contacts.phone_add(participant=participant, phone=e164, valid_from=enrolled_on, audit=False)
     contacts.contact_set(
         participant=participant, name=name, email=email, preferred_channel=preferred_channel,
         whatsapp_opt_in=whatsapp_opt_in, by=by,
@@ -199,7 +213,7 @@ def participant_enroll(
 def consent_record(
     *, participant: Participant, consent: ConsentInput, by: User | None, audit: bool = True
 ) -> ConsentRecord:
-    check_consent(participant_study_id=participant.study_id, consent=consent)
+    check_consent(participant_study_id=participant.study_id, consent=consent, site=participant.site)
     record = ConsentRecord.objects.create(
         participant=participant,
         consent_text=consent.consent_text,
@@ -248,6 +262,10 @@ def participant_update(*, participant: Participant, by: User | None, **changes: 
     )  # fmt: skip
     if participant.arrived_on is not None and participant.arrived_on < participant.enrolled_on:
         raise DomainError("The arrival date cannot be before enrollment.", field="arrived_on")
+    if participant.arrived_on is not None and participant.arrived_on > timezone.localdate():
+        raise DomainError(
+            "The arrival date cannot be in the future; record it once they have arrived.", field="arrived_on"
+        )
     participant.save()
     if changes.keys() & {"planned_departure_on", "arrived_on"}:
         # Departure delayed, arrival entered late or corrected: windows move, what was sent or answered stays.
@@ -388,6 +406,7 @@ def participant_erase(
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     participant.phone_numbers.all().delete()
     ContactProfile.objects.filter(participant=participant).delete()
+    Withdrawal.objects.filter(participant=participant).update(reason="")  # free text may name people
     access.credentials_remove(participant=participant)
     responses = responses_delete_for(participant=participant, by=by, by_participant=by_participant)
     removed = {"contact": True, "credentials": True, "responses": responses}

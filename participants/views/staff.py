@@ -213,7 +213,9 @@ def contact_update(*, participant: Participant, data: dict[str, Any], by: Any, b
     phone = data.pop("phone", None)
     valid_from = data.pop("phone_valid_from", None)
     if phone:
-        contacts.phone_add(participant=participant, phone=phone, valid_from=valid_from)
+        contacts.phone_add(
+            participant=participant, phone=phone, valid_from=valid_from, by=by, by_participant=by_participant
+        )
         data.setdefault("preferred_channel", None)
     contacts.contact_set(participant=participant, by=by, by_participant=by_participant, **data)
 

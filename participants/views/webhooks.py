@@ -4,6 +4,7 @@ a forged or malformed callback is refused and changes nothing."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -48,7 +49,8 @@ class Elks46WebhookApi(_WebhookApi):
             if query.get("attempt") != f"reminder-{reminder_id}":
                 # The token vouches for one reminder; it cannot be replayed against another.
                 raise providers.ForgedCallback("token of another reminder")
-        except providers.ForgedCallback:
+        except (providers.ForgedCallback, ImproperlyConfigured):
+            # Without the provider's secret configured nothing can be verified: refuse, never trust.
             return Response({"detail": "Forbidden."}, status=status.HTTP_403_FORBIDDEN)
         except providers.MalformedCallback as error:
             return Response({"detail": str(error)[:200]}, status=status.HTTP_400_BAD_REQUEST)
@@ -66,7 +68,8 @@ class TwilioWebhookApi(_WebhookApi):
                 form=request.data.dict(),
                 signature=request.headers.get("X-Twilio-Signature", ""),
             )
-        except providers.ForgedCallback:
+        except (providers.ForgedCallback, ImproperlyConfigured):
+            # Without the provider's secret configured nothing can be verified: refuse, never trust.
             return Response({"detail": "Forbidden."}, status=status.HTTP_403_FORBIDDEN)
         except providers.MalformedCallback as error:
             return Response({"detail": str(error)[:200]}, status=status.HTTP_400_BAD_REQUEST)

@@ -278,13 +278,6 @@ def test_the_global_budget_throttles_many_addresses_together(
     assert fourth.status_code == 429
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: backend/settings/base.py:90-107 REST_FRAMEWORK sets no NUM_PROXIES, so DRF's get_ident "
-    "(used by participants/throttles.py) takes the client-supplied X-Forwarded-For header as the address: "
-    "a guesser sending a new header value per request is never throttled per address. Set NUM_PROXIES "
-    "from the environment: 0 by default, the number of trusted reverse proxies in front otherwise",
-)
 def test_a_forged_forwarded_for_header_does_not_escape_the_per_address_throttle(amira_code: str) -> None:
     # given
     cache.clear()

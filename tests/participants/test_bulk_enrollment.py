@@ -6,7 +6,6 @@ import csv
 import io
 import re
 
-import pytest
 from django.contrib.auth.models import User
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -239,12 +238,6 @@ def test_gustav_cannot_import_into_site_a(gustav: APIClient, site_a: Site, conse
     assert Participant.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/bulk.py:77 reads the text through io.StringIO(text) without "
-    "newline='', so csv raises 'new-line character seen in unquoted field' (500) on a file saved with "
-    "classic Mac line endings (CR only, Excel 'CSV (Macintosh)') instead of reading it",
-)
 def test_a_file_with_carriage_return_line_endings_is_read(
     fatima: APIClient, site_a: Site, consent_text: ConsentText
 ) -> None:
@@ -260,12 +253,6 @@ def test_a_file_with_carriage_return_line_endings_is_read(
     assert response.json()["enrolled"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/bulk.py:77-83 does not catch csv.Error: a stray opening quote makes "
-    "the field run to the end of the file and 'field larger than field limit (131072)' escapes as a 500 "
-    "instead of a row error",
-)
 def test_an_unterminated_quote_is_reported_as_a_problem_of_the_file(
     fatima: APIClient, site_a: Site, consent_text: ConsentText
 ) -> None:
@@ -302,11 +289,6 @@ csv_like_files = st.builds(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/bulk.py:77-83 lets csv.Error escape (e.g. a lone CR: 'new-line "
-    "character seen in unquoted field'), which the API turns into a 500",
-)
 @settings(
     max_examples=50,
     deadline=None,

@@ -49,12 +49,13 @@ def test_fatima_enrolls_a_participant_at_her_site_and_gets_the_credentials_once(
         "status": "enrolled", "contact_stopped_at": None, "erased_at": None,
     }  # fmt: skip
     credentials = body["credentials"]
-    assert sorted(credentials) == ["access_code", "link", "qr_svg"]
+    assert sorted(credentials) == ["access_code", "link", "qr_png", "qr_svg"]
     assert re.fullmatch(ACCESS_CODE_PATTERN, credentials["access_code"])
     assert credentials["link"].startswith(f"{settings.PARTICIPANT_APP_URL}#token=")
     assert len(credentials["link"]) == len(settings.PARTICIPANT_APP_URL) + len("#token=") + 43
     assert credentials["qr_svg"].startswith("<svg")
     assert credentials["qr_svg"].rstrip().endswith("</svg>")
+    assert credentials["qr_png"].startswith("data:image/png;base64,")
     assert AccessCode.objects.filter(participant=participant, revoked_at=None).count() == 1
 
 
@@ -105,12 +106,6 @@ def test_a_retried_enrollment_returns_the_first_participant_without_credentials_
     assert AccessCode.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/register.py:137-140 looks up an earlier enrollment_request_id in the "
-    "whole study, not the caller's site: staff at site A who send a request_id used at site B get site B's "
-    "participant (pseudonym, birth year, dates) back with 200",
-)
 def test_a_request_id_used_at_another_site_does_not_hand_over_that_sites_participant(
     fatima: APIClient, gustav: APIClient, site_a: Site, site_b: Site, consent_text: ConsentText
 ) -> None:
@@ -145,12 +140,6 @@ def test_a_request_id_used_at_another_site_does_not_hand_over_that_sites_partici
         " +46 70 111 1111 ",
         pytest.param(
             "0046 70-111 11 11",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: participants/services/contacts.py:28 parses without a default region, so the "
-                "international '00' prefix is refused as 'not a phone number' (400) and the duplicate is not "
-                "recognised; map a leading '00' to '+' (or parse with the site's region)",
-            ),
         ),
     ],
 )
@@ -288,12 +277,6 @@ def test_a_study_defined_gender_and_cohort_are_recorded(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/register.py:154 (and :233-236 in participant_update) looks the cohort up "
-    "in the whole study, not at the enrolling site: a participant enrolled at site A can be put in a cohort "
-    "of site B (Cohort.site) and inherits that cohort's planned departure; filter the lookup by site",
-)
 def test_a_cohort_of_another_site_is_refused(
     fatima: APIClient, site_a: Site, site_b: Site, consent_text: ConsentText
 ) -> None:
@@ -491,12 +474,6 @@ def test_an_arrival_before_enrollment_is_refused(fatima: APIClient, amira_partic
     assert amira_participant.arrived_on is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/services/register.py:249-250 checks only that arrived_on is not before "
-    "enrollment: an actual arrival date in the future (a typo such as 2062) is stored and moves every "
-    "arrival-anchored wave; refuse arrived_on > today like enrolled_on in check_demographics",
-)
 def test_an_arrival_date_in_the_future_is_refused(fatima: APIClient, amira_participant: Participant) -> None:
     next_month = timezone.localdate() + datetime.timedelta(days=30)
 

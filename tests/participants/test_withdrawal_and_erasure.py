@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 
-import pytest
 from django.contrib.auth.models import User
 from register_helpers import (
     API,
@@ -264,12 +263,6 @@ def test_the_contact_view_of_an_erased_participant_is_empty(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: participants/views/staff.py:229-237 (ContactApi.patch) and participants/services/contacts.py:"
-    "72-138 (phone_add, contact_set) never check participant.erased_at, so staff can write a name and phone "
-    "number back onto a participant who asked for erasure; refuse with 409 once erased_at is set",
-)
 def test_contact_details_cannot_be_written_back_onto_an_erased_participant(
     fatima: APIClient, amira_participant: Participant
 ) -> None:

@@ -170,7 +170,7 @@ def test_a_completion_with_another_participants_submission_id_does_not_return_th
 # --- the same request arriving many times at once -------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_copies_of_a_page_at_once_store_one_submission_and_one_response(
     wave: Wave, study_key: Any, amira_participant: Participant
 ) -> None:
@@ -192,7 +192,7 @@ def test_twenty_copies_of_a_page_at_once_store_one_submission_and_one_response(
     assert bodies[0]["response_id"] == Response.objects.get().pk
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_copies_of_a_completion_at_once_seal_one_response(
     wave: Wave, study_key: Any, amira_participant: Participant
 ) -> None:
@@ -220,7 +220,7 @@ def test_twenty_copies_of_a_completion_at_once_seal_one_response(
     assert Submission.objects.count() == 3
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_first_pages_from_many_phones_at_once_share_one_response(
     wave: Wave, study_key: Any, amira_participant: Participant
 ) -> None:

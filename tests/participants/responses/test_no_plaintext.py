@@ -116,7 +116,7 @@ def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
     return sent
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_no_answer_is_readable_in_the_tables_a_database_dump_the_logs_or_the_task_queue(
     rich_wave: Wave, wave: Wave, study_key: Any, amira_participant: Participant, bashir_participant: Participant,
     amira: APIClient, bashir: APIClient, every_log_at_debug: pytest.LogCaptureFixture,

@@ -1,0 +1,155 @@
+"""Contact details under the server key ring: stored as tokens, rotated to a new key, bound to their row."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from backend.errors import Conflict
+from participants.crypto.keyring import DecryptionError, generate_key
+from participants.keys import keyring
+from participants.models import (
+    AuditEntry,
+    ConsentRecord,
+    ConsentText,
+    ContactProfile,
+    Participant,
+    PhoneNumber,
+    Site,
+)
+from participants.services import contacts, register
+
+OLD_SPEC = settings.FIELD_ENCRYPTION_KEYS  # "test2:...,test1:..." in backend/settings/test.py
+NEW_SPEC = f"test3:{generate_key()},{OLD_SPEC}"
+
+
+@pytest.fixture
+def layla(site_a: Site, fatima_user: User, consent_text: ConsentText) -> Participant:
+    """A participant with every contact field filled in, and a second number."""
+    participant = register.participant_enroll(
+        site=site_a, by=fatima_user, preferred_language="ar", country_of_origin="SY", country_of_departure="KE",
+        birth_year=1994, enrolled_on=timezone.localdate(), name="Layla Nasser", phone="+46701000100",
+        email="layla@example.org",
+        consent=register.ConsentInput(consent_text=consent_text, language="ar", method=ConsentRecord.Method.ON_SCREEN),
+    ).participant  # fmt: skip
+    contacts.phone_add(participant=participant, phone="+46735550100")
+    return participant
+
+
+def _stored_tokens() -> list[str]:
+    phones = list(PhoneNumber.objects.values_list("number_encrypted", flat=True))
+    profiles = ContactProfile.objects.values_list("name_encrypted", "email_encrypted")
+    return phones + [token for pair in profiles for token in pair if token]
+
+
+def _rotate() -> str:
+    out = io.StringIO()
+    call_command("rotate_field_keys", stdout=out)
+    return out.getvalue().strip()
+
+
+def test_contact_values_are_stored_as_tokens_of_the_primary_key(layla: Participant) -> None:
+    # given
+    profile = ContactProfile.objects.get(participant=layla)
+
+    # then
+    assert keyring().primary_id == "test2"
+    assert len(_stored_tokens()) == 4
+    assert all(token.startswith("v1.test2.") for token in _stored_tokens())
+    assert "Layla" not in profile.name_encrypted
+    assert contacts.contact_decrypt(layla).name == "Layla Nasser"
+
+
+def test_rotation_re_encrypts_every_value_under_the_new_key_and_contacts_still_decrypt(
+    layla: Participant, amira_participant: Participant
+) -> None:
+    # given
+    before = contacts.contact_decrypt(layla), contacts.contact_decrypt(amira_participant)
+
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC):
+        # when
+        output = _rotate()
+
+        # then
+        assert keyring().primary_id == "test3"
+        assert output == "Re-encrypted under key 'test3': 3 phone, 2 name, 1 email."
+        assert len(_stored_tokens()) == 6
+        assert all(token.startswith("v1.test3.") for token in _stored_tokens())
+        assert (contacts.contact_decrypt(layla), contacts.contact_decrypt(amira_participant)) == before
+        assert _rotate() == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email."
+
+    rotated = AuditEntry.objects.filter(action=AuditEntry.Action.KEYS_ROTATED).order_by("pk")
+    assert [entry.details for entry in rotated] == [
+        {"primary_key_id": "test3", "phone": 3, "name": 2, "email": 1},
+        {"primary_key_id": "test3", "phone": 0, "name": 0, "email": 0},
+    ]
+
+
+def test_after_rotation_the_old_keys_can_be_dropped(layla: Participant) -> None:
+    # given
+    before = contacts.contact_decrypt(layla)
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC):
+        _rotate()
+
+    # when: only the new key is left
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC.split(",")[0]):
+        after = contacts.contact_decrypt(layla)
+
+    # then
+    assert after == before
+    assert after.phone == "+46735550100"
+    assert [entry.number for entry in after.phones] == ["+46735550100", "+46701000100"]
+
+
+def test_without_rotation_dropping_the_old_keys_loses_the_contacts(layla: Participant) -> None:
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC.split(",")[0]), pytest.raises(DecryptionError):
+        contacts.contact_decrypt(layla)
+
+
+def test_duplicate_numbers_are_still_found_after_rotation(layla: Participant) -> None:
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC):
+        _rotate()
+        with pytest.raises(Conflict) as refused:
+            contacts.check_phone_free(study_id=layla.study_id, e164="+46701000100")
+
+    assert refused.value.field == "phone"
+
+
+def test_a_phone_number_copied_onto_another_participants_row_does_not_decrypt(
+    layla: Participant, amira_participant: Participant
+) -> None:
+    # given: someone with database access moves layla's number onto amira's row
+    laylas = PhoneNumber.objects.filter(participant=layla).values_list("number_encrypted", flat=True).first()
+    PhoneNumber.objects.filter(participant=amira_participant).update(number_encrypted=laylas)
+
+    # then
+    with pytest.raises(DecryptionError):
+        contacts.contact_decrypt(amira_participant)
+
+
+def test_a_name_copied_onto_another_participants_row_does_not_decrypt(
+    layla: Participant, amira_participant: Participant
+) -> None:
+    # given
+    laylas = ContactProfile.objects.get(participant=layla).name_encrypted
+    ContactProfile.objects.filter(participant=amira_participant).update(name_encrypted=laylas)
+
+    # then
+    with pytest.raises(DecryptionError):
+        contacts.contact_decrypt(amira_participant)
+
+
+def test_a_value_moved_to_another_column_of_the_same_row_does_not_decrypt(layla: Participant) -> None:
+    # given: the e-mail token written into the name column
+    profile = ContactProfile.objects.get(participant=layla)
+    ContactProfile.objects.filter(pk=profile.pk).update(name_encrypted=profile.email_encrypted)
+
+    # then
+    with pytest.raises(DecryptionError):
+        contacts.contact_decrypt(layla)
