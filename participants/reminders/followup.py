@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from participants.models import Participant, ParticipantWave, PhoneNumber, Reminder, Residence
 
@@ -40,7 +40,7 @@ def follow_up(
         .annotate(
             failed=Count("reminders", filter=Q(reminders__status=Reminder.Status.FAILED)), reachable=has_phone
         )
-        .select_related("participant__cohort", "wave")
+        .select_related("participant__cohort", "participant__contact", "wave")
         .order_by("closes_at")
     )
     result = []
@@ -112,7 +112,14 @@ def retention(*, participants: QuerySet[Participant], by: str, now: datetime.dat
         schedules.values(*values)
         .annotate(
             scheduled=Count("pk"),
-            invited=Count("pk", filter=Q(opens_at__lte=now) & ~Q(status=status.EXCUSED)),
+            # Withdrawn rows count as invited only if the window had opened before they were withdrawn
+            # (a withdrawn row is final: its updated_at is the moment of withdrawal).
+            invited=Count(
+                "pk",
+                filter=Q(opens_at__lte=now)
+                & ~Q(status=status.EXCUSED)
+                & ~Q(status=status.WITHDRAWN, updated_at__lt=F("opens_at")),
+            ),
             completed=Count("pk", filter=Q(status=status.COMPLETED)),
             missed=Count(
                 "pk",

@@ -96,7 +96,7 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
             continue
         window = window_for(participant, wave)
         if withdrawn:
-            if row is not None:
+            if row is not None and row.status != ParticipantWave.Status.MISSED:  # a missed wave stays missed
                 row.status = ParticipantWave.Status.WITHDRAWN
                 row.save(update_fields=["status", "updated_at"])
                 updated += 1

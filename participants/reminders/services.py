@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from participants.models import ContactProfile, Participant, ParticipantWave, Reminder, ReminderPolicy
 from participants.reminders import messages as reminder_messages
@@ -75,6 +76,7 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
         reminders_cancel(schedule=schedule, reason=f"schedule {schedule.status}")
         return
     policy = policy_for(schedule)
+    now = now or timezone.now()
     wanted = {(kind, sequence): due for kind, sequence, due in _desired(schedule, policy)}
     existing = {
         (row.kind, row.sequence): row
@@ -83,6 +85,10 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
     for slot, due in wanted.items():
         row = existing.get(slot)
         if row is None:
+            if due < now and slot[0] != Reminder.Kind.INVITATION:
+                # A window materialised late (arrival entered afterwards): one invitation, not a burst of
+                # overdue reminders.
+                continue
             Reminder.objects.create(schedule=schedule, kind=slot[0], sequence=slot[1], due_at=due)
         elif row.status == Reminder.Status.PENDING and row.due_at != due:
             Reminder.objects.filter(pk=row.pk, status=Reminder.Status.PENDING).update(due_at=due)
@@ -223,7 +229,7 @@ def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | No
         recent: list[datetime.datetime] = []
         for sent, started in (
             Reminder.objects.filter(schedule__participant=participant)
-            .filter(Q(sent_at__gte=week_ago) | Q(status=Reminder.Status.SENDING))
+            .filter(Q(sent_at__gt=week_ago) | Q(status=Reminder.Status.SENDING))
             .exclude(pk=reminder.pk)
             .values_list("sent_at", "sending_started_at")
         ):
@@ -309,7 +315,7 @@ def reminder_channel_failed(*, reminder_id: int, reason: str, now: datetime.date
 
 
 def delivery_report(*, reminder_id: int, reference: str, status: str, now: datetime.datetime) -> None:
-    """A provider's delivery report (webhook). Delivery failures fall back to the next channel."""
+    """An SMS provider's delivery report (webhook). Delivery failures fall back to the next channel."""
     reminder = Reminder.objects.filter(pk=reminder_id).first()
     if reminder is None:
         return
@@ -323,7 +329,12 @@ def delivery_report(*, reminder_id: int, reference: str, status: str, now: datet
             delivered_at=now,
             provider_reference=reference[:128] or F("provider_reference"),
         )
-    elif status == "failed":
+    elif (
+        status == "failed"
+        and reminder.channel == "sms"
+        and reminder.status in (Reminder.Status.SENT, Reminder.Status.SENDING)
+    ):
+        # A repeated report, or one about an SMS already replaced by a fallback, changes nothing.
         reminder_channel_failed(reminder_id=reminder_id, reason="delivery failed", now=now)
 
 
