@@ -79,19 +79,27 @@ def reminder_send(self: Task, reminder_id: int) -> str:
 
 
 @shared_task(name="participants.tasks.reminders_tick", soft_time_limit=50, time_limit=60)
-def reminders_tick(limit: int = TICK_BATCH) -> int:
-    """Claim due reminders in one bounded batch and enqueue them once the claim is committed."""
+def reminders_tick(limit: int = TICK_BATCH, recover: bool = True) -> int:
+    """Claim due reminders in one bounded batch and enqueue them once the claim is committed.
+
+    A full batch re-queues the tick for the next one (without repeating the outage recovery).
+    """
     with transaction.atomic():
-        result = reminders.reminders_claim_due(now=timezone.now(), limit=limit)
-        for reminder_id in result.claimed:
-            transaction.on_commit(partial(reminder_send.delay, reminder_id))
+        result = reminders.reminders_claim_due(now=timezone.now(), limit=limit, recover=recover)
+        if result.claimed:
+            transaction.on_commit(partial(_enqueue_sends, result.claimed))
         if len(result.claimed) == limit:
-            transaction.on_commit(partial(reminders_tick.delay, limit))
+            transaction.on_commit(partial(reminders_tick.delay, limit, False))
     if result.gave_up_unknown:
         logger.warning(
             "%s reminders stuck in sending were marked failed (outcome unknown)", result.gave_up_unknown
         )
     return len(result.claimed)
+
+
+def _enqueue_sends(reminder_ids: list[int]) -> None:
+    for reminder_id in reminder_ids:
+        reminder_send.delay(reminder_id)
 
 
 @shared_task(name="participants.tasks.schedules_advance", soft_time_limit=50, time_limit=60)

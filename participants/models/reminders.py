@@ -69,7 +69,10 @@ class Reminder(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    schedule = models.ForeignKey(ParticipantWave, on_delete=models.CASCADE, related_name="reminders")
+    # No index of its own: the unique (schedule, kind, sequence) constraint leads with it.
+    schedule = models.ForeignKey(
+        ParticipantWave, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     sequence = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField()
@@ -82,7 +85,7 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     provider = models.CharField(max_length=32, blank=True, default="")
-    provider_reference = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    provider_reference = models.CharField(max_length=128, blank=True, default="")
     # Why it failed or was cancelled, in words without personal data.
     outcome = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -124,7 +124,7 @@ def check_schedule_open(
     *, participant: Participant, wave: Wave, now: datetime.datetime | None = None
 ) -> ParticipantWave:
     now = now or timezone.now()
-    row = ParticipantWave.objects.filter(participant=participant, wave=wave).first()
+    row = ParticipantWave.objects.filter(participant=participant, wave=wave).order_by("pk").first()
     if row is None:
         raise WaveNotOpen(f"Wave '{wave.key}' is not scheduled for you yet (its date is not known).")
     if row.status == ParticipantWave.Status.COMPLETED:
@@ -145,7 +145,12 @@ def check_schedule_open(
 def schedule_mark_completed(*, participant: Participant, wave: Wave, at: datetime.datetime) -> None:
     from participants.reminders.services import reminders_cancel
 
-    row = ParticipantWave.objects.select_for_update().filter(participant=participant, wave=wave).first()
+    row = (
+        ParticipantWave.objects.select_for_update()
+        .filter(participant=participant, wave=wave)
+        .order_by("pk")
+        .first()
+    )
     if row is None or row.status == ParticipantWave.Status.COMPLETED:
         return
     row.status, row.completed_at = ParticipantWave.Status.COMPLETED, at

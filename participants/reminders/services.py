@@ -117,23 +117,42 @@ class ClaimResult:
     gave_up_unknown: int
 
 
-def reminders_claim_due(*, now: datetime.datetime, limit: int) -> ClaimResult:
+def reminders_claim_due(*, now: datetime.datetime, limit: int, recover: bool = True) -> ClaimResult:
     """Claim up to ``limit`` due reminders (skipping rows another tick holds) and mark them queued.
 
-    Also recovers what an outage left behind: rows queued long ago whose task never ran go back to
-    pending; rows stuck in sending (a worker died mid-call) are marked failed, never resent.
+    With ``recover`` it also mends what an outage left behind: rows queued long ago whose task never ran go
+    back to pending; rows stuck in sending (a worker died mid-call) are marked failed, never resent.
     """
     with transaction.atomic():
-        stale_queued = Reminder.objects.filter(
-            status=Reminder.Status.QUEUED, claimed_at__lt=now - STUCK_AFTER
-        ).update(status=Reminder.Status.PENDING)
-        gave_up = _resolve_stuck_sending(now=now)
-        due = Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now).order_by("due_at")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        Reminder.objects.filter(pk__in=ids).update(status=Reminder.Status.QUEUED, claimed_at=now)
+        stale_queued = gave_up = 0
+        if recover:
+            stale_queued = Reminder.objects.filter(
+                status=Reminder.Status.QUEUED, claimed_at__lt=now - STUCK_AFTER
+            ).update(status=Reminder.Status.PENDING)
+            gave_up = _resolve_stuck_sending(now=now)
+        ids = _claim(now=now, limit=limit)
     return ClaimResult(claimed=ids, requeued_stale=stale_queued, gave_up_unknown=gave_up)
+
+
+def _claim(*, now: datetime.datetime, limit: int) -> list[int]:
+    if connection.vendor == "postgresql":
+        # One statement: pick the oldest due rows no other tick holds, and mark them, returning their ids.
+        table = Reminder._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH due AS (
+                        SELECT id FROM {table} WHERE status = %s AND due_at <= %s
+                        ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED
+                    )
+                    UPDATE {table} AS reminder SET status = %s, claimed_at = %s
+                    FROM due WHERE reminder.id = due.id RETURNING reminder.id""",  # noqa: S608 - table name from the model
+                [Reminder.Status.PENDING, now, limit, Reminder.Status.QUEUED, now],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    due = Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now).order_by("due_at")
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    Reminder.objects.filter(pk__in=ids).update(status=Reminder.Status.QUEUED, claimed_at=now)
+    return ids
 
 
 def _resolve_stuck_sending(*, now: datetime.datetime) -> int:

@@ -105,8 +105,9 @@ def check_answerable(*, participant: Participant, wave: Wave) -> None:
 
 def wave_of(participant: Participant, wave_key: str) -> Wave:
     wave = (
-        participant.study.waves.select_related("questionnaire_version__questionnaire__study")
+        participant.study.waves.select_related("questionnaire_version")
         .filter(key=wave_key)
+        .order_by("pk")
         .first()
     )
     if wave is None:
@@ -115,7 +116,10 @@ def wave_of(participant: Participant, wave_key: str) -> Wave:
 
 
 def _lock_response(*, participant: Participant, wave: Wave, language: str) -> Response:
-    response = Response.objects.select_for_update().filter(participant=participant, wave=wave).first()
+    # order_by("pk"): the model's default ordering would join (and lock) the participant and wave rows.
+    response = (
+        Response.objects.select_for_update().filter(participant=participant, wave=wave).order_by("pk").first()
+    )
     if response is None:
         if wave.questionnaire_version is None:
             raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
@@ -127,8 +131,10 @@ def _lock_response(*, participant: Participant, wave: Wave, language: str) -> Re
                 )  # fmt: skip
         except IntegrityError:
             pass  # created by a concurrent copy of this request; lock that one
-        response = Response.objects.select_for_update().get(participant=participant, wave=wave)
+        response = Response.objects.select_for_update().order_by("pk").get(participant=participant, wave=wave)
     response.participant = participant
+    if wave.questionnaire_version is not None and response.version_id == wave.questionnaire_version_id:
+        response.version = wave.questionnaire_version  # already loaded with the wave
     return response
 
 

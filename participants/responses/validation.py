@@ -250,33 +250,43 @@ def validate(
     """
     normalized: Answers = dict(answers)
     errors: list[AnswerError] = []
+    # The expression context is built once and kept in step with ``normalized`` as each question is
+    # settled (rebuilding it per question made validation quadratic in the number of questions).
+    context = expression_answers(version, normalized)
+
+    def settle(variable: str, stored: Any = None) -> None:
+        if stored is None:
+            normalized.pop(variable, None)
+            context.pop(variable, None)
+        else:
+            normalized[variable] = stored
+            context[variable] = _expression_value(version.by_variable.get(variable), stored)
+
     for question in questions:
-        context = expression_answers(version, normalized)
         value = normalized.get(question.variable)
         relevant = is_relevant(question, context)
         if value is None or value == [] or (isinstance(value, str) and not value.strip()):
-            normalized.pop(question.variable, None)
+            settle(question.variable)
             if relevant and question.required:
                 errors.append(
                     _error(question, question.variable, "required", "An answer is required.", language)
                 )
             continue
         if not relevant:
-            normalized.pop(question.variable, None)
+            settle(question.variable)
             detail = "This question does not apply given the earlier answers; leave it out."
             errors.append(_error(question, question.variable, "not_relevant", detail, language))
             continue
         try:
-            normalized[question.variable] = stored = normalize(question, value)
+            stored = normalize(question, value)
         except _Invalid as invalid:
-            normalized.pop(question.variable, None)
+            settle(question.variable)
             errors.append(_error(question, question.variable, invalid.code, invalid.detail, language))
             continue
+        settle(question.variable, stored)
         if question.constraint is not None and not isinstance(stored, dict):
             own = _expression_value(question, stored)
-            if not expressions.evaluate(
-                question.constraint, answers=expression_answers(version, normalized), self_value=own
-            ):
+            if not expressions.evaluate(question.constraint, answers=context, self_value=own):
                 errors.append(
                     _error(question, question.variable, "constraint", "The constraint is not met.", language)
                 )
