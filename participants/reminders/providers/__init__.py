@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -28,6 +29,7 @@ __all__ = [
     "TransientProviderError",
     "email_provider",
     "error_for_status",
+    "post_form",
     "redact",
     "sms_provider",
 ]
@@ -150,3 +152,21 @@ def email_provider() -> Provider:
     from participants.reminders.providers.email.client import EmailProvider
 
     return EmailProvider.from_settings()
+
+
+def post_form(
+    *, provider: str, url: str, fields: dict[str, str], auth: tuple[str, str], timeout: float
+) -> httpx.Response:
+    """POST a form to an HTTP gateway; transport failures become TransientProviderError.
+
+    A failure before the request left (no connection) cannot have sent anything; any later one may have.
+    """
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            return client.post(url, data=fields, auth=auth)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise TransientProviderError(f"{provider}: could not connect ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise TransientProviderError(
+            f"{provider}: request failed ({type(exc).__name__})", may_have_been_sent=True
+        ) from exc

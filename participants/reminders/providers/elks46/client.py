@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -22,6 +21,7 @@ from participants.reminders.providers import (
     SendResult,
     TransientProviderError,
     error_for_status,
+    post_form,
     redact,
 )
 from participants.reminders.providers.elks46.webhook import callback_token
@@ -68,17 +68,13 @@ class Elks46Provider:
             fields["whendelivered"] = delivery_report_url(
                 message.status_callback_url, attempt=message.idempotency_key, secret=self.webhook_secret
             )
-        try:
-            with httpx.Client(timeout=self.timeout) as client:
-                response = client.post(
-                    f"{self.base_url}/sms", data=fields, auth=(self.username, self.password)
-                )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientProviderError(f"46elks: could not connect ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise TransientProviderError(
-                f"46elks: request failed ({type(exc).__name__})", may_have_been_sent=True
-            ) from exc
+        response = post_form(
+            provider="46elks",
+            url=f"{self.base_url}/sms",
+            fields=fields,
+            auth=(self.username, self.password),
+            timeout=self.timeout,
+        )
 
         if not response.is_success:
             text = redact(response.text.strip(), message=message)

@@ -21,6 +21,7 @@ from participants.reminders.providers import (
     SendResult,
     TransientProviderError,
     error_for_status,
+    post_form,
     redact,
 )
 
@@ -56,17 +57,13 @@ class TwilioProvider:
         fields = {"To": message.to, "From": self.sender, "Body": message.body}
         if message.status_callback_url:
             fields["StatusCallback"] = message.status_callback_url
-        try:
-            with httpx.Client(timeout=self.timeout) as client:
-                response = client.post(
-                    self.messages_url, data=fields, auth=(self.account_sid, self.auth_token)
-                )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientProviderError(f"twilio: could not connect ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise TransientProviderError(
-                f"twilio: request failed ({type(exc).__name__})", may_have_been_sent=True
-            ) from exc
+        response = post_form(
+            provider="twilio",
+            url=self.messages_url,
+            fields=fields,
+            auth=(self.account_sid, self.auth_token),
+            timeout=self.timeout,
+        )
 
         answer = _json_object(response)
         if not response.is_success:
