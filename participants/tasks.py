@@ -88,7 +88,7 @@ def reminders_tick(limit: int = TICK_BATCH, recover: bool = True) -> int:
         result = reminders.reminders_claim_due(now=timezone.now(), limit=limit, recover=recover)
         if result.claimed:
             transaction.on_commit(partial(_enqueue_sends, result.claimed))
-        if len(result.claimed) == limit:
+        if limit > 0 and len(result.claimed) == limit:
             transaction.on_commit(partial(reminders_tick.delay, limit, False))
     if result.gave_up_unknown:
         logger.warning(

@@ -425,3 +425,27 @@ def test_withdrawal_leaves_a_wave_that_was_already_missed_as_missed(
     register.participant_withdraw(participant=leaving, scope="stop_contact")
     # then that wave's outcome is still "missed" (it was over before she withdrew)
     assert schedule_of(leaving, wave).status == "missed"
+
+
+def test_sync_schedules_reaches_participants_enrolled_before_a_wave_was_added(
+    study, published, amira_participant
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from participants.models import ParticipantWave
+    from surveys import services as survey_services
+
+    # given a wave added after amira enrolled
+    late = survey_services.wave_create(
+        study=study, key="added-later", name={"en": "Later", "sv": "Senare", "ar": "لاحقا"},
+        questionnaire_version=published, anchor="enrollment", window_days=30,
+    )  # fmt: skip
+    assert ParticipantWave.objects.filter(participant=amira_participant, wave=late).count() == 0
+    # when
+    out = StringIO()
+    call_command("sync_schedules", study.slug, stdout=out)
+    # then
+    assert ParticipantWave.objects.filter(participant=amira_participant, wave=late).count() == 1
+    assert "1 created" in out.getvalue()
