@@ -91,18 +91,21 @@ def get_wave_for(user: User, pk: Any, *, roles: frozenset[str] = AUTHORS) -> Wav
 
 
 def version_tree(version: QuestionnaireVersion) -> list[Section]:
-    """Sections with their questions and choices prefetched, in questionnaire order."""
+    """Sections with their questions and choices prefetched, in questionnaire order.
+
+    Every text asks its owning study for its languages (question.version.questionnaire.study): each row is
+    pointed at the one ``version`` object given, rather than joining the study into every row.
+    """
     from django.db.models import Prefetch
 
-    # Texts ask their owning study for its languages: load it along, not once per object.
-    choices = Choice.objects.select_related("question__version__questionnaire__study").order_by("position")
-    questions = (
-        Question.objects.select_related("version__questionnaire__study")
-        .order_by("position")
-        .prefetch_related(Prefetch("choices", queryset=choices))
+    questions = Question.objects.order_by("position").prefetch_related(
+        Prefetch("choices", queryset=Choice.objects.order_by("position"))
     )
-    return list(
-        version.sections.select_related("version__questionnaire__study")
-        .order_by("position")
-        .prefetch_related(Prefetch("questions", queryset=questions))
+    sections = list(
+        version.sections.order_by("position").prefetch_related(Prefetch("questions", queryset=questions))
     )
+    for section in sections:
+        section.version = version
+        for question in section.questions.all():
+            question.version = version
+    return sections
