@@ -14,6 +14,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from backend.errors import DomainError
 
 
+def validated(serializer_class: type, data: Any) -> dict[str, Any]:
+    """The input, validated by the view's input serializer (400 naming each field otherwise)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_payload(), status=exc.status_code)

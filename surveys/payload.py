@@ -21,7 +21,7 @@ from django.utils.cache import patch_vary_headers
 from surveys.models import DONT_KNOW, NO_ANSWER, Question, QuestionnaireVersion, QuestionType
 from surveys.selectors import version_tree
 from translations import messages, registry
-from translations.content import text_of
+from translations.content import text_along, text_of
 
 CACHE_PREFIX = "questionnaire-payload:v1"
 CACHE_SECONDS = 7 * 24 * 3600
@@ -67,14 +67,12 @@ class _Texts:
         self.used: set[str] = set()
 
     def pick(self, instance: Any, field_name: str, target: dict[str, Any], key: str | None = None) -> None:
-        for language in self.chain:
-            value = text_of(instance, field_name, language)
-            if value:
-                target[key or field_name] = value
-                self.used.add(language)
-                if language != self.chain[0]:
-                    target.setdefault("lang", {})[key or field_name] = language
-                return
+        language, value = text_along(instance, field_name, self.chain)
+        if value:
+            target[key or field_name] = value
+            self.used.add(language)
+            if language != self.chain[0]:
+                target.setdefault("lang", {})[key or field_name] = language
 
 
 def _number(value: Decimal | None) -> int | float | None:

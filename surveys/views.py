@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.api import validated
 from backend.errors import DomainError, NotFound
 from surveys import selectors, services
 from surveys.payload import questionnaire_response
@@ -65,7 +66,7 @@ QUESTIONNAIRE_RESPONSES = {
 
 def _wave_input(request: Request, serializer_class: type, *, study_id: int) -> dict[str, Any]:
     """Wave input with its version resolved among those the caller may see (others look missing)."""
-    data = _validated(serializer_class, request.data)
+    data = validated(serializer_class, request.data)
     version_id = data.get("questionnaire_version")
     if version_id is not None:
         try:
@@ -77,12 +78,6 @@ def _wave_input(request: Request, serializer_class: type, *, study_id: int) -> d
     return data
 
 
-def _validated(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class StudyListApi(APIView):
     @extend_schema(responses=StudyOutput(many=True), tags=["authoring"])
     def get(self, request: Request) -> Response:
@@ -92,7 +87,7 @@ class StudyListApi(APIView):
     def post(self, request: Request) -> Response:
         if not selectors.can_create_studies(request.user):
             raise PermissionDenied("Only users allowed to create studies may do this.")
-        data = _validated(StudyInput, request.data)
+        data = validated(StudyInput, request.data)
         study = services.study_create(**data, by=request.user)  # type: ignore[arg-type]
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
@@ -105,7 +100,7 @@ class StudyDetailApi(APIView):
     @extend_schema(request=StudyUpdateInput, responses={200: StudyOutput, **ERRORS}, tags=["authoring"])
     def patch(self, request: Request, study_id: int) -> Response:
         study = selectors.get_study_for(request.user, study_id, roles=selectors.ADMINS)
-        study = services.study_update(study=study, **_validated(StudyUpdateInput, request.data))
+        study = services.study_update(study=study, **validated(StudyUpdateInput, request.data))
         return Response(StudyOutput(study).data)
 
 
@@ -123,7 +118,7 @@ class QuestionnaireListApi(APIView):
     def post(self, request: Request, study_id: int) -> Response:
         study = selectors.get_study_for(request.user, study_id)
         questionnaire = services.questionnaire_create(
-            study=study, **_validated(QuestionnaireInput, request.data)
+            study=study, **validated(QuestionnaireInput, request.data)
         )
         return Response(QuestionnaireOutput(questionnaire).data, status=status.HTTP_201_CREATED)
 
@@ -180,7 +175,7 @@ class SectionCreateApi(APIView):
     @extend_schema(request=SectionInput, responses={201: SectionOutput, **ERRORS}, tags=["authoring"])
     def post(self, request: Request, version_id: int) -> Response:
         version = selectors.get_version_for(request.user, version_id)
-        section = services.section_create(version=version, **_validated(SectionInput, request.data))
+        section = services.section_create(version=version, **validated(SectionInput, request.data))
         return Response(SectionOutput(section).data, status=status.HTTP_201_CREATED)
 
 
@@ -188,7 +183,7 @@ class SectionDetailApi(APIView):
     @extend_schema(request=SectionUpdateInput, responses={200: SectionOutput, **ERRORS}, tags=["authoring"])
     def patch(self, request: Request, section_id: int) -> Response:
         section = selectors.get_section_for(request.user, section_id)
-        section = services.section_update(section=section, **_validated(SectionUpdateInput, request.data))
+        section = services.section_update(section=section, **validated(SectionUpdateInput, request.data))
         return Response(SectionOutput(section).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["authoring"])
@@ -201,7 +196,7 @@ class QuestionCreateApi(APIView):
     @extend_schema(request=QuestionInput, responses={201: QuestionOutput, **ERRORS}, tags=["authoring"])
     def post(self, request: Request, section_id: int) -> Response:
         section = selectors.get_section_for(request.user, section_id)
-        question = services.question_create(section=section, **_validated(QuestionInput, request.data))
+        question = services.question_create(section=section, **validated(QuestionInput, request.data))
         return Response(QuestionOutput(question).data, status=status.HTTP_201_CREATED)
 
 
@@ -213,9 +208,7 @@ class QuestionDetailApi(APIView):
     @extend_schema(request=QuestionUpdateInput, responses={200: QuestionOutput, **ERRORS}, tags=["authoring"])
     def patch(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question_for(request.user, question_id)
-        question = services.question_update(
-            question=question, **_validated(QuestionUpdateInput, request.data)
-        )
+        question = services.question_update(question=question, **validated(QuestionUpdateInput, request.data))
         return Response(QuestionOutput(question).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["authoring"])
@@ -228,7 +221,7 @@ class ChoiceCreateApi(APIView):
     @extend_schema(request=ChoiceInput, responses={201: ChoiceOutput, **ERRORS}, tags=["authoring"])
     def post(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question_for(request.user, question_id)
-        choice = services.choice_create(question=question, **_validated(ChoiceInput, request.data))
+        choice = services.choice_create(question=question, **validated(ChoiceInput, request.data))
         return Response(ChoiceOutput(choice).data, status=status.HTTP_201_CREATED)
 
 
@@ -236,7 +229,7 @@ class ChoiceDetailApi(APIView):
     @extend_schema(request=ChoiceUpdateInput, responses={200: ChoiceOutput, **ERRORS}, tags=["authoring"])
     def patch(self, request: Request, choice_id: int) -> Response:
         choice = selectors.get_choice_for(request.user, choice_id)
-        choice = services.choice_update(choice=choice, **_validated(ChoiceUpdateInput, request.data))
+        choice = services.choice_update(choice=choice, **validated(ChoiceUpdateInput, request.data))
         return Response(ChoiceOutput(choice).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["authoring"])
@@ -249,7 +242,7 @@ class TranslationReviewApi(APIView):
     @extend_schema(request=ReviewInput, responses={204: None, **ERRORS}, tags=["translations"])
     def post(self, request: Request) -> Response:
         """Confirm translations are still right after their source text changed (clears "stale")."""
-        data = _validated(ReviewInput, request.data)
+        data = validated(ReviewInput, request.data)
         fetch = {
             "study": selectors.get_study_for,
             "questionnaire": selectors.get_questionnaire_for,

@@ -35,6 +35,14 @@ def set_text(instance: models.Model, field_name: str, language: str, value: str)
     setattr(instance, build_localized_fieldname(field_name, language), value)
 
 
+def text_along(instance: models.Model, field_name: str, chain: Iterable[str]) -> tuple[str, str]:
+    """The first non-empty text of the field along a fallback chain: ``(language, text)``, or ``("", "")``."""
+    for language in chain:
+        if text := text_of(instance, field_name, language):
+            return language, text
+    return "", ""
+
+
 def source_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -14,7 +14,7 @@ import zoneinfo
 from participants.models import Reminder, ReminderPolicy
 from participants.services.access import link_issue
 from translations import registry
-from translations.content import text_of
+from translations.content import text_along, text_of
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "invitation": {
@@ -70,9 +70,7 @@ def render(*, reminder: Reminder, policy: ReminderPolicy, channel: str) -> tuple
     language, template = (
         _pick(chain, custom) if any(custom.values()) else _pick(chain, DEFAULTS[reminder.kind])
     )
-    wave_name = next(
-        (text_of(wave, "name", code) for code in [language, *chain] if text_of(wave, "name", code)), wave.key
-    )
+    wave_name = text_along(wave, "name", [language, *chain])[1] or wave.key
     closes_on = schedule.closes_at.astimezone(zoneinfo.ZoneInfo(schedule.time_zone)) - datetime.timedelta(
         seconds=1
     )

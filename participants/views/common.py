@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 
+from backend.api import validated
 from participants.authentication import ParticipantPrincipal
 from surveys.serializers import ProblemOutput
+
+__all__ = ["ERRORS", "IsParticipant", "IsStaffUser", "validated"]
 
 ERRORS = {
     400: OpenApiResponse(ProblemOutput, description="Invalid input; says which field and why."),
@@ -16,12 +18,6 @@ ERRORS = {
     404: OpenApiResponse(ProblemOutput, description="Not found, or not yours to see."),
     409: OpenApiResponse(ProblemOutput, description="Conflicts with the current state."),
 }
-
-
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:  # type: ignore[type-arg]
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class IsStaffUser(BasePermission):

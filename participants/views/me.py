@@ -18,7 +18,7 @@ from participants.views.common import ERRORS, IsParticipant, validated
 from participants.views.staff import ContactOutput, ContactUpdateInput, contact_update
 from surveys.payload import questionnaire_response
 from translations import registry
-from translations.content import text_of
+from translations.content import text_along, text_of
 
 
 class TokenOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -147,7 +147,7 @@ class MyConsentApi(APIView):
         chain = registry.fallback_chain(
             participant.preferred_language, available=study.languages, source=study.source_language
         )
-        language = next((code for code in chain if text_of(text, "body", code)), study.source_language)
+        language = text_along(text, "body", chain)[0] or study.source_language
         return Response(
             ConsentTextOutput(
                 {"version": text.version, "language": language, "dir": registry.get(language).direction,
@@ -190,7 +190,7 @@ class MyWavesApi(APIView):
             participant.preferred_language, available=study.languages, source=study.source_language
         )
         waves = [
-            {"key": wave.key, "name": next((text_of(wave, "name", code) for code in chain if text_of(wave, "name", code)), ""),
+            {"key": wave.key, "name": text_along(wave, "name", chain)[1],
              "questionnaire_version_id": wave.questionnaire_version_id}
             for wave in study.waves.order_by("position")
         ]  # fmt: skip
