@@ -355,7 +355,8 @@ def test_two_ticks_claiming_at_once_take_disjoint_sets_that_together_cover_every
     assert set(results) == {"a", "b"}
     assert set(results["a"]) & set(results["b"]) == set()
     assert set(results["a"]) | set(results["b"]) == due
-    assert sorted([len(results["a"]), len(results["b"])]) == [16, 25]
+    # each took at most its limit; how the 41 split between them depends on how the two scans interleave
+    assert max(len(results["a"]), len(results["b"])) <= 25
     assert Reminder.objects.filter(pk__in=due, status="queued").count() == 41
 
 
