@@ -123,36 +123,44 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
 def check_schedule_open(
     *, participant: Participant, wave: Wave, now: datetime.datetime | None = None
 ) -> ParticipantWave:
-    now = now or timezone.now()
     row = ParticipantWave.objects.filter(participant=participant, wave=wave).order_by("pk").first()
     if row is None:
         raise WaveNotOpen(f"Wave '{wave.key}' is not scheduled for you yet (its date is not known).")
+    return schedule_check_open(row, wave_key=wave.key, now=now)
+
+
+def schedule_check_open(
+    row: ParticipantWave, *, wave_key: str, now: datetime.datetime | None = None
+) -> ParticipantWave:
+    """The row itself if its window is open now (or it is completed); raises with the reason otherwise."""
+    now = now or timezone.now()
     if row.status == ParticipantWave.Status.COMPLETED:
         return row  # completion itself answers "already completed", idempotently
     if row.status in ParticipantWave.FINAL:
-        raise WaveNotOpen(f"Wave '{wave.key}' is closed for you ({row.status}).")
+        raise WaveNotOpen(f"Wave '{wave_key}' is closed for you ({row.status}).")
     if now < row.opens_at:
         raise WaveNotOpen(
-            f"Wave '{wave.key}' opens on {row.opens_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
+            f"Wave '{wave_key}' opens on {row.opens_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
         )
     if now >= row.closes_at:
         raise WaveNotOpen(
-            f"Wave '{wave.key}' closed on {row.closes_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
+            f"Wave '{wave_key}' closed on {row.closes_at.astimezone(zoneinfo.ZoneInfo(row.time_zone)):%Y-%m-%d}."
         )
     return row
 
 
-def schedule_mark_completed(*, participant: Participant, wave: Wave, at: datetime.datetime) -> None:
+def schedule_mark_completed(*, schedule: ParticipantWave, at: datetime.datetime) -> None:
+    """The wave is answered: the schedule row says so and every reminder still to come is cancelled.
+
+    The caller holds the row's lock (it read it with the submission's ``FOR UPDATE``).
+    """
     from participants.reminders.services import reminders_cancel
 
-    row = (
-        ParticipantWave.objects.select_for_update()
-        .filter(participant=participant, wave=wave)
-        .order_by("pk")
-        .first()
+    completed = (
+        ParticipantWave.objects.filter(pk=schedule.pk)
+        .exclude(status=ParticipantWave.Status.COMPLETED)
+        .update(status=ParticipantWave.Status.COMPLETED, completed_at=at, updated_at=at)
     )
-    if row is None or row.status == ParticipantWave.Status.COMPLETED:
-        return
-    row.status, row.completed_at = ParticipantWave.Status.COMPLETED, at
-    row.save(update_fields=["status", "completed_at", "updated_at"])
-    reminders_cancel(schedule=row, reason="completed")
+    if completed:
+        schedule.status, schedule.completed_at = ParticipantWave.Status.COMPLETED, at
+        reminders_cancel(schedule=schedule, reason="completed")

@@ -8,6 +8,7 @@ The unique constraint on ``submission_id`` backs this up.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,14 +17,20 @@ from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from backend.errors import Conflict, DomainError, NotFound
 from participants.audit import audit_record
 from participants.crypto import sealing
 from participants.keys import keyring
-from participants.models import AuditEntry, Participant, Response, StudyKey, Submission
-from participants.reminders.schedules import check_schedule_open, schedule_mark_completed
+from participants.models import AuditEntry, Participant, ParticipantWave, Response, StudyKey, Submission
+from participants.reminders.schedules import (
+    WaveNotOpen,
+    check_schedule_open,
+    schedule_check_open,
+    schedule_mark_completed,
+)
 from participants.responses import validation
 from surveys.models import Study, Wave
 from translations import messages
@@ -90,17 +97,43 @@ def active_key(study: Study) -> StudyKey | None:
     return StudyKey.objects.filter(study=study, retired_at=None).order_by("-registered_at", "-pk").first()
 
 
+def _active_key_subquery(column: str) -> Subquery:
+    newest = StudyKey.objects.filter(study_id=OuterRef("participant__study_id"), retired_at=None)
+    return Subquery(newest.order_by("-registered_at", "-pk").values(column)[:1])
+
+
+@dataclass(frozen=True)
+class _KeyMaterial:
+    pk: int
+    fingerprint: str
+    suite: str
+    public_key: sealing.PublicKey
+
+
+@functools.lru_cache(maxsize=64)
+def _key_material(pk: int, fingerprint: str) -> _KeyMaterial:
+    """A registered key never changes (only its retirement, which the caller's query sees), so its parsed
+    public key is kept per process, by id and fingerprint."""
+    key = StudyKey.objects.only("suite", "public_key_pem").get(pk=pk, fingerprint=fingerprint)
+    public_key = sealing.public_key_from_pem(key.public_key_pem, suite=key.suite)
+    return _KeyMaterial(pk, fingerprint, key.suite, public_key)
+
+
 def check_answerable(*, participant: Participant, wave: Wave) -> None:
     """Whether the participant may answer this wave now; raises with the reason."""
+    _check_answerable(participant=participant, wave=wave, has_key=active_key(participant.study) is not None)
+    check_schedule_open(participant=participant, wave=wave)
+
+
+def _check_answerable(*, participant: Participant, wave: Wave, has_key: bool) -> None:
     if participant.erased_at is not None or participant.status == Participant.Status.WITHDRAWN:
         raise NotAnswerable("You have left the study; nothing more can be answered.")
     if wave.questionnaire_version is None or not wave.questionnaire_version.is_published:
         raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
-    if active_key(participant.study) is None:
+    if not has_key:
         raise NoStudyKey(
             "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
         )
-    check_schedule_open(participant=participant, wave=wave)
 
 
 def wave_of(participant: Participant, wave_key: str) -> Wave:
@@ -115,27 +148,76 @@ def wave_of(participant: Participant, wave_key: str) -> Wave:
     return wave
 
 
-def _lock_response(*, participant: Participant, wave: Wave, language: str) -> Response:
-    # order_by("pk"): the model's default ordering would join (and lock) the participant and wave rows.
-    response = (
-        Response.objects.select_for_update().filter(participant=participant, wave=wave).order_by("pk").first()
+@dataclass
+class _Target:
+    """What one submission works on, read under the participant's lock."""
+
+    participant: Participant
+    wave: Wave
+    schedule: ParticipantWave
+    response: Response
+    response_is_new: bool
+    key: _KeyMaterial | None
+
+
+def _locked_schedule(
+    *, participant: Participant, wave_key: str
+) -> tuple[ParticipantWave, _KeyMaterial | None] | None:
+    """The participant's schedule row for the wave, with the participant (both locked), the wave and its
+    version; and the study's newest key."""
+    schedule = (
+        ParticipantWave.objects.select_for_update(of=("self", "participant"))
+        .select_related("participant", "wave__questionnaire_version")
+        .filter(participant_id=participant.pk, wave__key=wave_key)
+        .annotate(key_id=_active_key_subquery("pk"), key_fingerprint=_active_key_subquery("fingerprint"))
+        .order_by("pk")
+        .first()
     )
+    if schedule is None:
+        return None
+    key = None if schedule.key_id is None else _key_material(schedule.key_id, schedule.key_fingerprint)
+    return schedule, key
+
+
+def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _Target:
+    """Lock the participant and their schedule row for the wave, check that the wave can be answered now,
+    and load (or start) the response.
+
+    One statement takes both locks and reads the wave, its version and the study's newest key: the
+    participant's row lock orders this against withdrawal and erasure (which take it too), so nothing is
+    stored for someone who left meanwhile, and against every other write to the participant's responses
+    (which all come through here), so the response can be created without a race.
+    """
+    locked = _locked_schedule(participant=participant, wave_key=wave_key)
+    if locked is None:
+        # Not scheduled: say why (no such wave, left the study, no questionnaire or key, no date yet).
+        wave = wave_of(participant, wave_key)
+        check_answerable(
+            participant=Participant.objects.select_for_update().get(pk=participant.pk), wave=wave
+        )
+        locked = _locked_schedule(participant=participant, wave_key=wave_key)  # scheduled a moment ago
+        if locked is None:
+            raise WaveNotOpen(f"Wave '{wave.key}' is not scheduled for you yet.")
+    schedule, key = locked
+    fresh, wave = schedule.participant, schedule.wave
+    participant.status, participant.erased_at = fresh.status, fresh.erased_at
+    schedule.participant = participant  # the authenticated one, with its study loaded
+    _check_answerable(participant=participant, wave=wave, has_key=key is not None)
+    schedule_check_open(schedule, wave_key=wave.key)
+    version = wave.questionnaire_version
+    assert version is not None  # noqa: S101 - _check_answerable refused a wave without one
+    # order_by("pk"): the model's default ordering would join the participant and wave rows.
+    response = Response.objects.filter(participant=participant, wave=wave).order_by("pk").first()
+    is_new = response is None
     if response is None:
-        if wave.questionnaire_version is None:
-            raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
-        try:
-            with transaction.atomic():
-                Response.objects.create(
-                    participant=participant, wave=wave, version=wave.questionnaire_version, language=language,
-                    started_at=timezone.now(),
-                )  # fmt: skip
-        except IntegrityError:
-            pass  # created by a concurrent copy of this request; lock that one
-        response = Response.objects.select_for_update().order_by("pk").get(participant=participant, wave=wave)
-    response.participant = participant
-    if wave.questionnaire_version is not None and response.version_id == wave.questionnaire_version_id:
-        response.version = wave.questionnaire_version  # already loaded with the wave
-    return response
+        response = Response.objects.create(
+            participant=participant, wave=wave, version=version, language=language,
+            started_at=timezone.now(),
+        )  # fmt: skip
+    response.participant, response.wave = participant, wave
+    if response.version_id == version.pk:
+        response.version = version  # already loaded with the wave
+    return _Target(participant, wave, schedule, response, is_new, key)
 
 
 def _replay(submission_id: UUID, digest: str, participant: Participant) -> Result | None:
@@ -153,33 +235,38 @@ def _replay(submission_id: UUID, digest: str, participant: Participant) -> Resul
 
 
 def _idempotent(
-    *, participant: Participant, wave: Wave, submission_id: UUID, kind: str, digest: str, language: str,
-    work: Callable[[Response], Result],
+    *, participant: Participant, wave_key: str, submission_id: UUID, kind: str, digest: str, language: str,
+    work: Callable[[_Target], Result],
 ) -> Result:  # fmt: skip
-    replay = _replay(submission_id, digest, participant)
-    if replay is not None:
-        return replay
+    """Run ``work`` once per ``submission_id``: a retry, or a copy that waited for the lock, gets the stored
+    result of the first; the same id with another body is refused.
+
+    A first request pays for no lookup of earlier submissions: the unique constraint on ``submission_id``
+    makes a repeated one fail at its INSERT, which rolls the whole repetition back; the stored result is
+    then looked up. It is looked up too before a refusal (a retry arriving after the window closed, or
+    after the response was sealed, still gets its first answer).
+    """
     try:
         with transaction.atomic():
-            # The participant's row lock orders this against withdrawal and erasure, which take it too:
-            # nothing is stored for someone who left between the first look and now.
-            participant = (
-                Participant.objects.select_related("study").select_for_update().get(pk=participant.pk)
-            )
-            check_answerable(participant=participant, wave=wave)
-            response = _lock_response(participant=participant, wave=wave, language=language)
-            replay = _replay(submission_id, digest, participant)
-            if replay is not None:
-                return replay
-            result = {**work(response), "submission_id": str(submission_id), "replayed": False}
+            target = _lock_target(participant=participant, wave_key=wave_key, language=language)
+            if target.response.status == Response.Status.COMPLETED:
+                replay = _replay(submission_id, digest, participant)
+                if replay is not None:
+                    return replay
+            result = {**work(target), "submission_id": str(submission_id), "replayed": False}
             Submission.objects.create(
-                submission_id=submission_id, response=response, kind=kind, body_digest=digest, result=result
-            )
+                submission_id=submission_id, response=target.response, kind=kind, body_digest=digest,
+                result=result,
+            )  # fmt: skip
     except IntegrityError:
-        # The id was used at the same moment for another participant-wave.
         replay = _replay(submission_id, digest, participant)
         if replay is None:
             raise SubmissionConflict("This submission_id is in use by another request.") from None
+        return replay
+    except DomainError:
+        replay = _replay(submission_id, digest, participant)
+        if replay is None:
+            raise
         return replay
     return result
 
@@ -193,14 +280,14 @@ def page_submit(
     With ``complete`` the page is the last one: the whole response is validated once and sealed in the
     same transaction, so a phone on a poor connection finishes in one round trip.
     """
-    wave = wave_of(participant, wave_key)
     language = language or participant.preferred_language
     digest = _digest(
-        {"kind": "page", "participant": participant.pseudonym, "wave": wave.key, "section": section,
+        {"kind": "page", "participant": participant.pseudonym, "wave": wave_key, "section": section,
          "answers": answers, "language": language, "complete": complete}
     )  # fmt: skip
 
-    def work(response: Response) -> Result:
+    def work(target: _Target) -> Result:
+        response = target.response
         if response.status == Response.Status.COMPLETED:
             raise NotAnswerable("This wave is already completed; its answers are sealed.")
         version = validation.compiled_version(response.version)
@@ -231,7 +318,7 @@ def page_submit(
             key for key in version.sections if key in {*response.sections_submitted, section}
         ]
         if complete:
-            return _seal(response=response, participant=participant, wave=wave, answers=normalized)
+            return _seal(target, answers=normalized)
         _store_draft(response, normalized)
         response.save(update_fields=["draft_encrypted", "sections_submitted", "language", "updated_at"])
         remaining = [key for key in version.sections if key not in response.sections_submitted]
@@ -239,7 +326,7 @@ def page_submit(
                 "sections_submitted": response.sections_submitted, "next_section": remaining[0] if remaining else None}  # fmt: skip
 
     return _idempotent(
-        participant=participant, wave=wave, submission_id=submission_id, kind=Submission.Kind.PAGE,
+        participant=participant, wave_key=wave_key, submission_id=submission_id, kind=Submission.Kind.PAGE,
         digest=digest, language=language, work=work,
     )  # fmt: skip
 
@@ -268,9 +355,9 @@ def _padded(plaintext: bytes) -> bytes:
     return plaintext + b" " * (-len(plaintext) % PADDING_BLOCK)
 
 
-def _seal(*, response: Response, participant: Participant, wave: Wave, answers: validation.Answers) -> Result:
+def _seal(target: _Target, *, answers: validation.Answers) -> Result:
     """Seal the validated answers to the study's newest key, drop the draft, close the schedule row."""
-    key = active_key(participant.study)
+    response, participant, wave, key = target.response, target.participant, target.wave, target.key
     if key is None:
         raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
     now = timezone.now()
@@ -285,24 +372,27 @@ def _seal(*, response: Response, participant: Participant, wave: Wave, answers: 
         study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
         version_id=response.version_id, response_id=response.pk,
     )  # fmt: skip
-    public_key = sealing.public_key_from_pem(key.public_key_pem, suite=key.suite)
-    response.sealed_payload = sealing.seal(plaintext, public_key=public_key, info=info, suite=key.suite)
-    response.study_key, response.suite, response.key_fingerprint = key, key.suite, key.fingerprint
+    response.sealed_payload = sealing.seal(plaintext, public_key=key.public_key, info=info, suite=key.suite)
+    response.study_key_id, response.suite, response.key_fingerprint = key.pk, key.suite, key.fingerprint
     response.sealed_size = len(response.sealed_payload)
     response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
-    response.save()
-    Submission.objects.filter(response=response).update(body_digest=SEALED_DIGEST)
-    schedule_mark_completed(participant=participant, wave=wave, at=now)
+    response.save(update_fields=[
+        "sealed_payload", "study_key", "suite", "key_fingerprint", "sealed_size", "status", "completed_at",
+        "draft_encrypted", "sections_submitted", "language", "updated_at",
+    ])  # fmt: skip
+    if not target.response_is_new:  # earlier pages' digests could be matched against guessed answers
+        Submission.objects.filter(response=response).update(body_digest=SEALED_DIGEST)
+    schedule_mark_completed(schedule=target.schedule, at=now)
     return {"status": "completed", "response_id": response.pk, "completed_at": now.isoformat(),
             "key_fingerprint": key.fingerprint}  # fmt: skip
 
 
 def response_complete(*, participant: Participant, wave_key: str, submission_id: UUID) -> Result:
     """Validate the whole response, seal it to the study's newest key, and drop the draft."""
-    wave = wave_of(participant, wave_key)
-    digest = _digest({"kind": "complete", "participant": participant.pseudonym, "wave": wave.key})
+    digest = _digest({"kind": "complete", "participant": participant.pseudonym, "wave": wave_key})
 
-    def work(response: Response) -> Result:
+    def work(target: _Target) -> Result:
+        response = target.response
         if response.status == Response.Status.COMPLETED:
             raise NotAnswerable("This wave is already completed.")
         version = validation.compiled_version(response.version)
@@ -314,10 +404,10 @@ def response_complete(*, participant: Participant, wave_key: str, submission_id:
         )
         if errors:
             raise InvalidAnswers(errors)
-        return _seal(response=response, participant=participant, wave=wave, answers=normalized)
+        return _seal(target, answers=normalized)
 
     return _idempotent(
-        participant=participant, wave=wave, submission_id=submission_id, kind=Submission.Kind.COMPLETE,
+        participant=participant, wave_key=wave_key, submission_id=submission_id, kind=Submission.Kind.COMPLETE,
         digest=digest, language=participant.preferred_language, work=work,
     )  # fmt: skip
 

@@ -107,9 +107,11 @@ class IssuedToken:
 
 def _token_issue(participant: Participant) -> IssuedToken:
     token = codes.new_secret_token()
-    expires_at = timezone.now() + datetime.timedelta(days=settings.PARTICIPANT_TOKEN_DAYS)
+    now = timezone.now()
+    expires_at = now + datetime.timedelta(days=settings.PARTICIPANT_TOKEN_DAYS)
+    # Issuing is a use (a code or link was just exchanged): token_authenticate then writes at most hourly.
     ParticipantToken.objects.create(
-        participant=participant, token_hash=codes.token_digest(token), expires_at=expires_at
+        participant=participant, token_hash=codes.token_digest(token), expires_at=expires_at, last_used_at=now
     )
     return IssuedToken(token=token, expires_at=expires_at, participant=participant)
 

@@ -11,13 +11,16 @@ Server: gunicorn, 2 sync workers (``backend.settings.bench_floor``: the bench se
 the floor endpoint to the API). Clients: 32 threads, http.client with keep-alive (gunicorn's sync workers
 close the connection after each response, so in effect one connection per request, for both sides).
 
-* value: completed responses per second; a response = ``POST /me/waves/<wave>/answers/`` with the 300
-  answers + ``POST /me/waves/<wave>/complete/`` (validated twice, draft encrypted, sealed with HPKE);
+* value: completed responses per second, one request each: ``POST /me/waves/<wave>/answers/`` with the 300
+  answers and ``"complete": true`` (validated, sealed with HPKE, schedule closed, reminders cancelled). The
+  questionnaire is one section, and the participant web client (``/p/``) sends its last page that way, so
+  this is how a phone completes it;
 * floor: requests per second of ``POST /bench/floor/`` with the same body (same answers JSON), which only
   parses it and inserts it as one jsonb row, same clients, same server.
-* extra, ``single_request_*``: the same response in one request, the page marked ``"complete": true``.
+* extra, ``two_request_*``: the same response as a page, then ``POST /me/waves/<wave>/complete/`` (validated
+  twice, draft encrypted in between).
 
-Phases run floor, value, single, single, value, floor (after a warm-up of each), so a drift of the load
+Phases run floor, single, pages, pages, single, floor (after a warm-up of each), so a drift of the load
 from other processes hits every kind alike. Target: value / floor >= 0.5. Also reported: latency
 percentiles, CPU seconds per response of gunicorn, of PostgreSQL and of the clients (from /proc, less
 sensitive to other load than throughput), the server time and SQL queries of each request measured
@@ -64,7 +67,7 @@ WORKERS = 2
 WARMUP_SECONDS = 3.0
 PHASE_SECONDS = 10.0
 # Symmetric around the middle, so that a linear drift of the machine's load hits every kind alike.
-PHASES = ["floor", "value", "single", "single", "value", "floor"]
+PHASES = ["floor", "single", "pages", "pages", "single", "floor"]
 KINDS = ("page", "complete", "single", "floor")
 IN_PROCESS_RESPONSES = 20
 PROFILE_RESPONSES = 15
@@ -242,8 +245,8 @@ def validate_ms(answers: dict[str, Any], repeat: int = 10) -> float:
 
 
 def profile(tokens: list[str], answers: dict[str, Any], count: int) -> str:
-    """cProfile (CPU time: the workers are CPU-bound) of the server side of ``count`` responses, page +
-    completion through django.test.Client: the top functions by own time, then by cumulative time."""
+    """cProfile (CPU time: the workers are CPU-bound) of the server side of ``count`` responses, each one
+    completing page through django.test.Client: the top functions by own time, then by cumulative time."""
     import sysconfig
 
     from django.test import Client
@@ -253,12 +256,10 @@ def profile(tokens: list[str], answers: dict[str, Any], count: int) -> str:
     for _ in range(count):
         client = Client(headers={"authorization": f"Bearer {tokens.pop()}"})
         profiler.enable()
-        page = client.post(f"/api/v1/me/waves/{WAVE}/answers/", prefix + str(uuid.uuid4()) + suffix,
-                           content_type="application/json")  # fmt: skip
-        done = client.post(f"/api/v1/me/waves/{WAVE}/complete/", {"submission_id": str(uuid.uuid4())},
+        done = client.post(f"/api/v1/me/waves/{WAVE}/answers/", prefix + str(uuid.uuid4()) + last_page(suffix),
                            content_type="application/json")  # fmt: skip
         profiler.disable()
-        assert (page.status_code, done.status_code) == (200, 200)
+        assert done.status_code == 200, done.content[:300]
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(15)
@@ -496,7 +497,7 @@ def main() -> None:
         server_side = in_process(setup_tokens, answers, IN_PROCESS_RESPONSES)
         # Fresh participant-waves for a value phase at the best rate seen so far (at first: what 2 workers
         # could reach at the in-process server time), topped up between phases (untimed).
-        best_rate = WORKERS * 1000 / (server_side["page_ms"] + server_side["complete_ms"])
+        best_rate = WORKERS * 1000 / server_side["single_ms"]
         pool: queue.SimpleQueue[str] = queue.SimpleQueue()
         enrolled, enroll_seconds = 0, 0.0
 
@@ -516,7 +517,8 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE")
         connections.close_all()
         print(
-            f"{NAME}: setup {time.perf_counter() - started:.1f} s; in-process server time: page "
+            f"{NAME}: setup {time.perf_counter() - started:.1f} s; in-process server time: completing page "
+            f"{server_side['single_ms']:.1f} ms ({server_side['single_queries']:.0f} queries), page "
             f"{server_side['page_ms']:.1f} ms ({server_side['page_queries']:.0f} queries), complete "
             f"{server_side['complete_ms']:.1f} ms ({server_side['complete_queries']:.0f} queries), floor "
             f"{server_side['floor_ms']:.1f} ms ({server_side['floor_queries']:.0f} queries); validating 300 "
@@ -530,7 +532,7 @@ def main() -> None:
         server = start_gunicorn(port, log)
         load_start = os.getloadavg()
         warm_completed = 0
-        for kind in ("floor", "value", "single"):
+        for kind in ("floor", "single", "pages"):
             if kind != "floor":
                 top_up(WARMUP_SECONDS)
             warm = run_phase(kind, port, WARMUP_SECONDS, pool, prefix, suffix, server.pid)
@@ -571,45 +573,46 @@ def main() -> None:
         def latencies(name: str) -> list[float]:
             return [ms for phase in phases for ms in phase.latencies[name]]
 
-        value_count, value_seconds = total("value")
         single_count, single_seconds = total("single")
+        pages_count, pages_seconds = total("pages")
         floor_count, floor_seconds = total("floor")
-        value, floor = value_count / value_seconds, floor_count / floor_seconds
-        single = single_count / single_seconds
+        value, floor = single_count / single_seconds, floor_count / floor_seconds
+        pages = pages_count / pages_seconds
         ratio = value / floor
         errors = [error for phase in phases for error in phase.errors]
         completed_rows = Response.objects.filter(status=Response.Status.COMPLETED).count()
-        expected_rows = 2 * IN_PROCESS_RESPONSES + warm_completed + value_count + single_count
+        expected_rows = 2 * IN_PROCESS_RESPONSES + warm_completed + pages_count + single_count
         complete_ms, page_ms, floor_ms = latencies("complete"), latencies("page"), latencies("floor")
         single_ms = latencies("single")
         cpu = {f"cpu_ms_{part}_per_{unit}": cpu_ms(kind, part)
-               for kind, unit in (("value", "response"), ("single", "single_request_response"), ("floor", "floor_request"))
+               for kind, unit in (("single", "response"), ("pages", "two_request_response"), ("floor", "floor_request"))
                for part in ("server", "database", "clients")}  # fmt: skip
         print(
             f"{NAME}: {CLIENTS} clients, gunicorn -w {WORKERS}; {value:.1f} completed responses/s "
-            f"({value_count} in {value_seconds:.1f} s; 2 requests each, {body_bytes} B page body) vs floor "
-            f"{floor:.1f} requests/s ({floor_count} in {floor_seconds:.1f} s); ratio {ratio:.3f}, target >= "
-            f"{TARGET}: {'met' if ratio >= TARGET else 'NOT MET'}"
+            f'({single_count} in {single_seconds:.1f} s; one request each, the page with "complete": true, '
+            f"{body_bytes} B) vs floor {floor:.1f} requests/s ({floor_count} in {floor_seconds:.1f} s); ratio "
+            f"{ratio:.3f}, target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT MET'}"
         )
         print(
-            f"latency p50/p99: page {percentile(page_ms, 50):.0f}/{percentile(page_ms, 99):.0f} ms, complete "
-            f"{percentile(complete_ms, 50):.0f}/{percentile(complete_ms, 99):.0f} ms, floor "
-            f"{percentile(floor_ms, 50):.0f}/{percentile(floor_ms, 99):.0f} ms; load average "
+            f"latency p50/p99: completing page {percentile(single_ms, 50):.0f}/{percentile(single_ms, 99):.0f} ms, "
+            f"floor {percentile(floor_ms, 50):.0f}/{percentile(floor_ms, 99):.0f} ms; load average "
             f"{load_start[0]:.2f} -> {load_end[0]:.2f}"
         )
         print(
-            f'one request per response (the page with "complete": true): {single:.1f} completed responses/s '
-            f"({single_count} in {single_seconds:.1f} s), ratio to the floor {single / floor:.3f}; latency p50/p99 "
-            f"{percentile(single_ms, 50):.0f}/{percentile(single_ms, 99):.0f} ms; server CPU "
-            f"{cpu['cpu_ms_server_per_single_request_response']:.1f} ms per response"
+            f"two requests per response (page, then /complete/): {pages:.1f} completed responses/s ({pages_count} "
+            f"in {pages_seconds:.1f} s), ratio to the floor {pages / floor:.3f}; latency p50/p99 page "
+            f"{percentile(page_ms, 50):.0f}/{percentile(page_ms, 99):.0f} ms, complete "
+            f"{percentile(complete_ms, 50):.0f}/{percentile(complete_ms, 99):.0f} ms"
         )
         print(
             f"CPU per completed response: gunicorn {cpu['cpu_ms_server_per_response']:.1f} ms, PostgreSQL "
-            f"{cpu['cpu_ms_database_per_response']:.1f} ms, clients {cpu['cpu_ms_clients_per_response']:.1f} ms; "
+            f"{cpu['cpu_ms_database_per_response']:.1f} ms, clients {cpu['cpu_ms_clients_per_response']:.1f} ms "
+            f"(two requests: {cpu['cpu_ms_server_per_two_request_response']:.1f} / "
+            f"{cpu['cpu_ms_database_per_two_request_response']:.1f} / {cpu['cpu_ms_clients_per_two_request_response']:.1f} ms); "
             f"per floor request: {cpu['cpu_ms_server_per_floor_request']:.2f} / "
             f"{cpu['cpu_ms_database_per_floor_request']:.2f} / {cpu['cpu_ms_clients_per_floor_request']:.2f} ms; "
-            f"workers waiting for a row lock, on average: {lock_waiting('value'):.2f} of {WORKERS} (two requests), "
-            f"{lock_waiting('single'):.2f} (one request), {lock_waiting('floor'):.2f} (floor); "
+            f"workers waiting for a row lock, on average: {lock_waiting('single'):.2f} of {WORKERS} (one request), "
+            f"{lock_waiting('pages'):.2f} (two requests), {lock_waiting('floor'):.2f} (floor); "
             f"{enrolled + 2 * IN_PROCESS_RESPONSES + PROFILE_RESPONSES} participants enrolled ({enroll_seconds:.0f} s, "
             f"untimed); {completed_rows} completed responses in the database (expected {expected_rows})"
         )
@@ -617,26 +620,26 @@ def main() -> None:
             print("WARNING: the database does not hold as many completed responses as were counted")
         if ratio < TARGET or os.environ.get("BENCH_PROFILE"):
             print(
-                f"cProfile of the server side of {PROFILE_RESPONSES} responses (page + completion), in-process:"
+                f"cProfile of the server side of {PROFILE_RESPONSES} responses (one completing page each), in-process:"
             )
             print(profile(setup_tokens, answers, PROFILE_RESPONSES))
         log.unlink(missing_ok=True)
         emit(
             NAME, "responses/s", round(value, 2), round(floor, 2),
             target=TARGET, target_met=ratio >= TARGET, clients=CLIENTS, workers=WORKERS, questions=len(fixtures["specs"]),
-            requests_per_response=2, page_body_bytes=body_bytes, value_count=value_count, floor_count=floor_count,
-            value_seconds=value_seconds, floor_seconds=floor_seconds, errors=len(errors),
-            complete_p50_ms=percentile(complete_ms, 50), complete_p99_ms=percentile(complete_ms, 99),
-            page_p50_ms=percentile(page_ms, 50), page_p99_ms=percentile(page_ms, 99),
+            requests_per_response=1, page_body_bytes=body_bytes, value_count=single_count, floor_count=floor_count,
+            value_seconds=single_seconds, floor_seconds=floor_seconds, errors=len(errors),
+            p50_ms=percentile(single_ms, 50), p99_ms=percentile(single_ms, 99),
             floor_p50_ms=percentile(floor_ms, 50), floor_p99_ms=percentile(floor_ms, 99),
-            single_request_rate=round(single, 2), single_request_ratio=single / floor, single_count=single_count,
-            single_p50_ms=percentile(single_ms, 50), single_p99_ms=percentile(single_ms, 99),
-            server_page_ms=server_side["page_ms"], server_complete_ms=server_side["complete_ms"],
-            server_single_ms=server_side["single_ms"],
+            two_request_rate=round(pages, 2), two_request_ratio=pages / floor, two_request_count=pages_count,
+            page_p50_ms=percentile(page_ms, 50), page_p99_ms=percentile(page_ms, 99),
+            complete_p50_ms=percentile(complete_ms, 50), complete_p99_ms=percentile(complete_ms, 99),
+            server_single_ms=server_side["single_ms"], server_page_ms=server_side["page_ms"],
+            server_complete_ms=server_side["complete_ms"],
             server_floor_ms=server_side["floor_ms"], validate_ms=server_side["validate_ms"],
-            page_queries=int(server_side["page_queries"]), complete_queries=int(server_side["complete_queries"]),
-            floor_queries=int(server_side["floor_queries"]), **cpu,
-            lock_waiting_workers_value=lock_waiting("value"), lock_waiting_workers_single=lock_waiting("single"),
+            single_queries=int(server_side["single_queries"]), page_queries=int(server_side["page_queries"]),
+            complete_queries=int(server_side["complete_queries"]), floor_queries=int(server_side["floor_queries"]), **cpu,
+            lock_waiting_workers=lock_waiting("single"), lock_waiting_workers_two_requests=lock_waiting("pages"),
             lock_waiting_workers_floor=lock_waiting("floor"),
             loadavg_1m=load_end[0], loadavg=[round(x, 2) for x in load_end],
             loadavg_start=[round(x, 2) for x in load_start], peak_rss_mb=peak_rss_mb(),

@@ -115,19 +115,18 @@ def test_an_erasure_between_the_check_and_the_write_of_a_page_leaves_no_response
     wave: Wave, study_key: Any, fatima_user: User, amira_participant: Participant, amira: APIClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    # given an erasure lands after the request's first, unlocked look (the replay lookup) and
-    # before it takes the participant's row lock
-    real_replay = response_services._replay
+    # given an erasure lands after the request was authenticated (with the participant as she was then)
+    # and before it takes the participant's row lock
+    real_idempotent = response_services._idempotent
     erased: list[bool] = []
 
-    def replay_then_erase(*args: Any, **kwargs: Any) -> Any:
-        found = real_replay(*args, **kwargs)
+    def erase_then_write(*args: Any, **kwargs: Any) -> Any:
         if not erased:
             register.participant_withdraw(participant=amira_participant, scope="erase", by=fatima_user)
             erased.append(True)
-        return found
+        return real_idempotent(*args, **kwargs)
 
-    monkeypatch.setattr(response_services, "_replay", replay_then_erase)
+    monkeypatch.setattr(response_services, "_idempotent", erase_then_write)
     # when
     response = post_page(amira, wave, "family", {"Q1": "1", "Q49": 4})
     # then nothing of hers is kept
