@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import Task, shared_task
@@ -22,7 +22,12 @@ from participants.reminders import services as reminders
 
 logger = logging.getLogger(__name__)
 REMINDER_MAX_RETRIES = 5
-TICK_BATCH = 500
+# A tick hands out at most TICK_BATCH reminders per transaction (then re-queues itself), enqueued in
+# messages of ENQUEUE_CHUNK ids each. A batch is one statement and one claim row (a few µs a reminder):
+# 10,000 keep each transaction within tens of milliseconds, and the per-batch costs (lock, recovery,
+# re-queueing, a scan that starts over from the cursor) small.
+TICK_BATCH = 10_000
+ENQUEUE_CHUNK = 500
 
 
 def backoff_seconds(retries: int) -> int:
@@ -79,17 +84,30 @@ def reminder_send(self: Task, reminder_id: int) -> str:
 
 
 @shared_task(name="participants.tasks.reminders_tick", soft_time_limit=50, time_limit=60)
-def reminders_tick(limit: int = TICK_BATCH, recover: bool = True) -> int:
-    """Claim due reminders in one bounded batch and enqueue them once the claim is committed.
+def reminders_tick(
+    limit: int = TICK_BATCH,
+    recover: bool = True,
+    after_due_at: str | None = None,
+    after_id: int | None = None,
+) -> int:
+    """Hand out due reminders in one bounded batch and enqueue them once the claim is committed.
 
-    A full batch re-queues the tick for the next one (without repeating the outage recovery).
+    A full batch re-queues the tick for the next one, starting after this one's last row (without repeating
+    the outage recovery).
     """
+    after = None
+    if after_due_at is not None and after_id is not None:
+        after = reminders.ClaimCursor(due_at=datetime.fromisoformat(after_due_at), reminder_id=after_id)
     with transaction.atomic():
-        result = reminders.reminders_claim_due(now=timezone.now(), limit=limit, recover=recover)
-        if result.claimed:
-            transaction.on_commit(partial(_enqueue_sends, result.claimed))
-        if limit > 0 and len(result.claimed) == limit:
-            transaction.on_commit(partial(reminders_tick.delay, limit, False))
+        result = reminders.reminders_claim_due(now=timezone.now(), limit=limit, recover=recover, after=after)
+        for start in range(0, len(result.claimed), ENQUEUE_CHUNK):
+            chunk = result.claimed[start : start + ENQUEUE_CHUNK]
+            transaction.on_commit(partial(reminders_dispatch.delay, chunk))
+        if limit > 0 and len(result.claimed) == limit and result.cursor is not None:
+            cursor = result.cursor
+            transaction.on_commit(
+                partial(reminders_tick.delay, limit, False, cursor.due_at.isoformat(), cursor.reminder_id)
+            )
     if result.gave_up_unknown:
         logger.warning(
             "%s reminders stuck in sending were marked failed (outcome unknown)", result.gave_up_unknown
@@ -97,9 +115,18 @@ def reminders_tick(limit: int = TICK_BATCH, recover: bool = True) -> int:
     return len(result.claimed)
 
 
-def _enqueue_sends(reminder_ids: list[int]) -> None:
-    for reminder_id in reminder_ids:
-        reminder_send.delay(reminder_id)
+@shared_task(name="participants.tasks.reminders_dispatch", soft_time_limit=50, time_limit=60)
+def reminders_dispatch(reminder_ids: list[int]) -> int:
+    """Queue one reminder_send per id (a chunk of one tick's claim), over one broker connection.
+
+    One message per chunk keeps the tick short; each reminder still gets a task of its own, with its own
+    retries, on the "providers" queue. Lost (Redis down, worker killed midway): the claim lapses and the
+    next tick hands the reminders out again; queued twice: the second task sends nothing.
+    """
+    with reminder_send.app.producer_or_acquire() as producer:
+        for reminder_id in reminder_ids:
+            reminder_send.apply_async((reminder_id,), producer=producer)
+    return len(reminder_ids)
 
 
 @shared_task(name="participants.tasks.schedules_advance", soft_time_limit=50, time_limit=60)

@@ -16,7 +16,7 @@ from participants.models.register import (
     StaffAssignment,
     StatusChange,
 )
-from participants.models.reminders import Reminder, ReminderPolicy
+from participants.models.reminders import Reminder, ReminderClaim, ReminderPolicy
 from participants.models.responses import Response, StudyKey, Submission
 from participants.models.schedules import ParticipantWave
 from participants.models.staff import StaffLoginState
@@ -24,5 +24,5 @@ from participants.models.staff import StaffLoginState
 __all__ = [
     "AccessCode", "AuditEntry", "Channel", "Cohort", "ConsentRecord", "ConsentText", "ContactProfile",
     "GenderCategory", "Intervention", "InterventionType", "LinkToken", "Municipality", "Participant",
-    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal", "Response", "StudyKey", "Submission", "ParticipantWave", "Reminder", "ReminderPolicy",
+    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal", "Response", "StudyKey", "Submission", "ParticipantWave", "Reminder", "ReminderClaim", "ReminderPolicy",
 ]  # fmt: skip

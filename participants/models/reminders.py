@@ -1,8 +1,10 @@
-"""Reminders are rows (the outbox): planned from the schedule, claimed by Celery beat, sent by workers.
+"""Reminders are rows (the outbox): planned from the schedule, handed out by Celery beat, sent by workers.
 
-State machine: pending -> queued (claimed, task enqueued) -> sending (a worker took it) -> sent ->
-delivered / failed; or cancelled (completion, withdrawal, window closed) from pending or queued. Every
-transition is a conditional UPDATE on the current state, so a task run twice sends once.
+State machine: pending -> sending (a worker took it) -> sent -> delivered / failed; or cancelled (completion,
+withdrawal, window closed) from pending. Every transition is a conditional UPDATE on the current state, so a
+task run twice sends once. Handing a due row to the workers writes nothing on the row: the tick records the
+batch of ids it handed out as one ReminderClaim, which keeps later ticks from handing them out again until
+the claim's lease runs out (a task that never ran is then handed out again).
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ class Reminder(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
-        QUEUED = "queued", "Queued for a worker"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"
@@ -80,6 +81,8 @@ class Reminder(models.Model):
     channel = models.CharField(max_length=16, blank=True, default="")
     channels_tried = models.JSONField(default=list, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Not handed out again before this instant plus the lease (a task waiting out its retry backoff). In no
+    # index, like every column the dispatch reads but does not filter on through an index.
     claimed_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -98,7 +101,10 @@ class Reminder(models.Model):
         indexes = [
             # The dispatch tick's query: due pending rows, oldest first.
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_due_pending"),
-            models.Index(fields=["status", "claimed_at"], name="reminder_status_claimed"),
+            # The outage recovery's query: rows stuck in sending.
+            models.Index(
+                fields=["sending_started_at"], condition=Q(status="sending"), name="reminder_sending_started"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,3 +113,21 @@ class Reminder(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"reminder-{self.pk}"
+
+
+class ReminderClaim(models.Model):
+    """One batch of due reminders a dispatch tick handed to the workers, at ``claimed_at``.
+
+    While the claim is younger than the lease, no tick hands these reminders out again, unless a worker took
+    one meanwhile and put it back to pending (postponed, or falling back to another channel), which its
+    ``sending_started_at`` after ``claimed_at`` shows. ``last_due_at``/``last_reminder_id``: the batch's last
+    (due_at, id) in dispatch order, so a tick continuing after that point skips the claims it cannot meet.
+    """
+
+    claimed_at = models.DateTimeField()
+    reminder_ids = models.JSONField()
+    last_due_at = models.DateTimeField()
+    last_reminder_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{len(self.reminder_ids)} reminders handed out at {self.claimed_at:%Y-%m-%d %H:%M:%S}"

@@ -11,12 +11,22 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from participants.models import ContactProfile, Participant, ParticipantWave, Reminder, ReminderPolicy
+from participants.models import (
+    ContactProfile,
+    Participant,
+    ParticipantWave,
+    Reminder,
+    ReminderClaim,
+    ReminderPolicy,
+)
 from participants.reminders import messages as reminder_messages
 
 SWEDEN = "Europe/Stockholm"
-ACTIVE = (Reminder.Status.PENDING, Reminder.Status.QUEUED)
+ACTIVE = (Reminder.Status.PENDING,)
 STUCK_AFTER = datetime.timedelta(minutes=15)
+# How long a claim keeps its reminders from being handed out again: a task not run by then was lost.
+LEASE = STUCK_AFTER
+CLAIM_LOCK = 0x52454D49  # pg_advisory_xact_lock key of the reminder dispatch ("REMI")
 
 
 def policy_for(schedule: ParticipantWave) -> ReminderPolicy:
@@ -90,7 +100,12 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
                 # overdue reminders.
                 continue
             Reminder.objects.create(schedule=schedule, kind=slot[0], sequence=slot[1], due_at=due)
-        elif row.status == Reminder.Status.PENDING and row.due_at != due:
+        elif (
+            row.status == Reminder.Status.PENDING
+            and row.due_at != due
+            # one handed out to a worker goes out as it was (as before the move)
+            and not reminders_handed_out(reminder_ids=[row.pk], now=now)
+        ):
             Reminder.objects.filter(pk=row.pk, status=Reminder.Status.PENDING).update(due_at=due)
     stale = [row.pk for slot, row in existing.items() if slot not in wanted]
     Reminder.objects.filter(pk__in=stale, status__in=ACTIVE).update(
@@ -111,48 +126,199 @@ def reminders_cancel_for_participant(*, participant: Participant, reason: str) -
 
 
 @dataclass(frozen=True)
+class ClaimCursor:
+    """Where a batch of the dispatch ended, in its order (due_at, id): the next batch starts after it."""
+
+    due_at: datetime.datetime
+    reminder_id: int
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     claimed: list[int]
     requeued_stale: int
     gave_up_unknown: int
+    cursor: ClaimCursor | None = None
 
 
-def reminders_claim_due(*, now: datetime.datetime, limit: int, recover: bool = True) -> ClaimResult:
-    """Claim up to ``limit`` due reminders (skipping rows another tick holds) and mark them queued.
+def reminders_claim_due(
+    *, now: datetime.datetime, limit: int, recover: bool = True, after: ClaimCursor | None = None
+) -> ClaimResult:
+    """Hand out up to ``limit`` due reminders (oldest first, after ``after``) and record them as one claim.
 
-    With ``recover`` it also mends what an outage left behind: rows queued long ago whose task never ran go
-    back to pending; rows stuck in sending (a worker died mid-call) are marked failed, never resent.
+    Nothing is written on the reminders: a claim younger than LEASE keeps its reminders from being handed out
+    again, an older one has lapsed (its tasks never ran: the reminders go out again). Claimers take a
+    transaction-level lock first, so two ticks at once hand out disjoint sets: the second waits for the
+    first's claim (a few milliseconds) and then takes what is left. The workers need no lock: each
+    reminder's own conditional UPDATE pending -> sending sends it at most once, whoever handed it out.
+
+    With ``recover`` it also mends what an outage left behind: lapsed claims are dropped (counted in
+    ``requeued_stale``: their reminders still pending); rows stuck in sending (a worker died mid-call) are
+    marked failed, never resent.
     """
-    with transaction.atomic():
-        stale_queued = gave_up = 0
+    # No savepoint (the tick calls this inside its own transaction): every statement counts here.
+    with transaction.atomic(savepoint=False):
+        _lock_claims()
+        stale = gave_up = 0
         if recover:
-            stale_queued = Reminder.objects.filter(
-                status=Reminder.Status.QUEUED, claimed_at__lt=now - STUCK_AFTER
-            ).update(status=Reminder.Status.PENDING)
+            stale = _drop_lapsed_claims(now=now)
             gave_up = _resolve_stuck_sending(now=now)
-        ids = _claim(now=now, limit=limit)
-    return ClaimResult(claimed=ids, requeued_stale=stale_queued, gave_up_unknown=gave_up)
+        if limit <= 0:
+            return ClaimResult(claimed=[], requeued_stale=stale, gave_up_unknown=gave_up)
+        ids, cursor = _claim_batch(now=now, limit=limit, after=after)
+    return ClaimResult(claimed=ids, requeued_stale=stale, gave_up_unknown=gave_up, cursor=cursor)
 
 
-def _claim(*, now: datetime.datetime, limit: int) -> list[int]:
+def _lock_claims() -> None:
+    # One transaction-level advisory lock for everyone who hands out reminders, taken in a statement of its
+    # own: the next statement's snapshot then sees the claim of a tick this one waited for. No parallel
+    # workers for the batch's query either: starting them costs more than the scan of one batch. SQLite
+    # (make run, one process) has no such lock and needs none; were two ticks to overlap there, a task
+    # would be queued twice and the second would send nothing.
     if connection.vendor == "postgresql":
-        # One statement: pick the oldest due rows no other tick holds, and mark them, returning their ids.
-        table = Reminder._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""WITH due AS (
-                        SELECT id FROM {table} WHERE status = %s AND due_at <= %s
-                        ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED
-                    )
-                    UPDATE {table} AS reminder SET status = %s, claimed_at = %s
-                    FROM due WHERE reminder.id = due.id RETURNING reminder.id""",  # noqa: S608 - table name from the model
-                [Reminder.Status.PENDING, now, limit, Reminder.Status.QUEUED, now],
+                "SELECT set_config('max_parallel_workers_per_gather', '0', true), pg_advisory_xact_lock(%s)",
+                [CLAIM_LOCK],
             )
-            return [row[0] for row in cursor.fetchall()]
-    due = Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now).order_by("due_at")
-    ids = list(due.values_list("pk", flat=True)[:limit])
-    Reminder.objects.filter(pk__in=ids).update(status=Reminder.Status.QUEUED, claimed_at=now)
-    return ids
+
+
+def _claim_batch(
+    *, now: datetime.datetime, limit: int, after: ClaimCursor | None
+) -> tuple[list[int], ClaimCursor | None]:
+    """The next batch of due reminders no live claim holds, recorded as one claim; and where it ends."""
+    since = now - LEASE
+    after = after or ClaimCursor(due_at=datetime.datetime.min.replace(tzinfo=datetime.UTC), reminder_id=0)
+    if connection.vendor == "postgresql":
+        reminder, claim = Reminder._meta.db_table, ReminderClaim._meta.db_table
+        with connection.cursor() as cursor:
+            # One statement: the batch in dispatch order, minus the reminders of live claims (those that
+            # meet this range: a claim whose last row lies before ``after`` covers nothing after it, barring
+            # a due_at moved since, and then the cost is a second task that sends nothing), recorded as a
+            # claim, returned as one array (in no particular order) with the batch's last (due_at, id).
+            cursor.execute(
+                f"""WITH live AS (
+                        SELECT (jsonb_array_elements(c.reminder_ids))::bigint AS id, c.claimed_at
+                        FROM {claim} c
+                        WHERE c.claimed_at > %(since)s
+                            AND (c.last_due_at, c.last_reminder_id) > (%(after_due)s, %(after_id)s)
+                    ), batch AS (
+                        SELECT r.id, r.due_at FROM {reminder} r
+                        WHERE r.status = %(pending)s AND r.due_at <= %(now)s
+                            AND (r.due_at, r.id) > (%(after_due)s, %(after_id)s)
+                            AND (r.claimed_at IS NULL OR r.claimed_at <= %(since)s)
+                            AND NOT EXISTS (
+                                SELECT 1 FROM live WHERE live.id = r.id
+                                    AND live.claimed_at > coalesce(r.sending_started_at, '-infinity')
+                            )
+                        ORDER BY r.due_at, r.id LIMIT %(limit)s
+                    ), last AS (
+                        SELECT due_at, id FROM batch ORDER BY due_at DESC, id DESC LIMIT 1
+                    ), ordered AS (
+                        SELECT array_agg(id) AS ids FROM batch
+                    ), recorded AS (
+                        INSERT INTO {claim} (claimed_at, reminder_ids, last_due_at, last_reminder_id)
+                        SELECT %(now)s, to_jsonb(ordered.ids), last.due_at, last.id FROM ordered, last
+                    )
+                    SELECT ordered.ids, last.due_at, last.id FROM ordered, last""",  # noqa: S608 - table names from the models
+                {
+                    "since": since, "now": now, "after_due": after.due_at, "after_id": after.reminder_id,
+                    "pending": Reminder.Status.PENDING, "limit": limit,
+                },
+            )  # fmt: skip
+            row = cursor.fetchone()  # none for an empty batch (``last`` has no row)
+            if row is None:
+                return [], None
+            batch, last_due_at, last_id = row
+            return batch, ClaimCursor(due_at=last_due_at, reminder_id=last_id)
+    # The simple path (SQLite): the live claims' ids in memory, the due rows streamed in order.
+    claimed: dict[int, datetime.datetime] = {}
+    for claimed_at, reminder_ids in ReminderClaim.objects.filter(claimed_at__gt=since).values_list(
+        "claimed_at", "reminder_ids"
+    ):
+        for reminder_id in reminder_ids:
+            claimed[reminder_id] = max(claimed_at, claimed.get(reminder_id, claimed_at))
+    due = (
+        Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now)
+        .filter(Q(due_at__gt=after.due_at) | Q(due_at=after.due_at, pk__gt=after.reminder_id))
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=since))
+        .order_by("due_at", "pk")
+        .values_list("pk", "due_at", "sending_started_at")
+    )
+    ids: list[int] = []
+    last_due_at = after.due_at
+    for reminder_id, due_at, started in due.iterator(chunk_size=limit):
+        held_since = claimed.get(reminder_id)
+        if held_since is None or (started is not None and started >= held_since):
+            ids.append(reminder_id)
+            last_due_at = due_at
+            if len(ids) == limit:
+                break
+    if not ids:
+        return [], None
+    ReminderClaim.objects.create(
+        claimed_at=now, reminder_ids=ids, last_due_at=last_due_at, last_reminder_id=ids[-1]
+    )
+    return ids, ClaimCursor(due_at=last_due_at, reminder_id=ids[-1])
+
+
+def _drop_lapsed_claims(*, now: datetime.datetime) -> int:
+    """Delete the claims older than the lease; return how many of their reminders are still pending."""
+    lapsed = list(
+        ReminderClaim.objects.filter(claimed_at__lte=now - LEASE).values_list(
+            "pk", "claimed_at", "reminder_ids"
+        )
+    )
+    if not lapsed:
+        return 0
+    not_taken = 0
+    for _, claimed_at, reminder_ids in lapsed:
+        not_taken += (
+            Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.PENDING)
+            .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=claimed_at))
+            .count()
+        )
+    ReminderClaim.objects.filter(pk__in=[pk for pk, _, _ in lapsed]).delete()
+    return not_taken
+
+
+def reminders_handed_out(*, reminder_ids: list[int], now: datetime.datetime) -> set[int]:
+    """Which of these reminders are handed out to a worker and not yet taken (what "queued" used to be)."""
+    since = now - LEASE
+    held: dict[int, datetime.datetime] = {}
+    for claimed_at, ids in ReminderClaim.objects.filter(claimed_at__gt=since).values_list(
+        "claimed_at", "reminder_ids"
+    ):
+        for reminder_id in ids:
+            held[reminder_id] = max(claimed_at, held.get(reminder_id, claimed_at))
+    pending = Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.PENDING).values_list(
+        "pk", "sending_started_at", "claimed_at"
+    )
+    return {
+        pk
+        for pk, started, hold in pending
+        if (pk in held and (started is None or started < held[pk])) or (hold is not None and hold > since)
+    }
+
+
+def _is_handed_out(*, reminder_id: int, now: datetime.datetime) -> bool:
+    """Whether a claim (or a retry's hold) handed this reminder to a worker since a worker last took it.
+
+    Lapsed claims count too until the next tick drops them, in the transaction that hands the reminders out
+    again: a task delayed past the lease (a backlog, workers down) still finds its reminder handed out.
+    """
+    row = Reminder.objects.filter(pk=reminder_id).values_list("sending_started_at", "claimed_at").first()
+    if row is None:
+        return False
+    started, hold = row
+    if hold is not None:
+        return True
+    claims = ReminderClaim.objects.all()
+    if started is not None:
+        claims = claims.filter(claimed_at__gte=started)
+    if connection.vendor == "postgresql":
+        return claims.filter(reminder_ids__contains=[reminder_id]).exists()
+    return any(reminder_id in ids for ids in claims.values_list("reminder_ids", flat=True))
 
 
 def _resolve_stuck_sending(*, now: datetime.datetime) -> int:
@@ -206,7 +372,7 @@ def _postpone(reminder: Reminder, until: datetime.datetime, reason: str) -> None
 
 
 def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | None:
-    """Take a queued reminder for sending, or settle it without sending. None: nothing to send now."""
+    """Take a due reminder for sending, or settle it without sending. None: nothing to send now."""
     with transaction.atomic():
         # Lock the participant first (the order page submissions use too): concurrent workers then count
         # each other's messages against the weekly limit instead of both sending.
@@ -216,11 +382,18 @@ def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | No
         if participant_id is None:
             return None
         Participant.objects.select_for_update().filter(pk=participant_id).exists()
-        taken = Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.QUEUED).update(
-            status=Reminder.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+        if not _is_handed_out(reminder_id=reminder_id, now=now):
+            return None  # a task the dispatch did not ask for (or no longer does): leave it to the dispatch
+        taken = Reminder.objects.filter(
+            pk=reminder_id, status=Reminder.Status.PENDING, due_at__lte=now
+        ).update(
+            status=Reminder.Status.SENDING,
+            sending_started_at=now,
+            attempts=F("attempts") + 1,
+            claimed_at=None,
         )
         if not taken:
-            return None  # already handled, cancelled meanwhile, or a duplicate task
+            return None  # already handled, cancelled or postponed meanwhile, or a duplicate task
         reminder = Reminder.objects.select_related(
             "schedule__participant__site", "schedule__participant__study", "schedule__wave"
         ).get(pk=reminder_id)
@@ -297,13 +470,13 @@ def reminder_sent(*, reminder_id: int, provider: str, reference: str, now: datet
 
 
 def reminder_retry_later(*, reminder_id: int, reason: str, retry_at: datetime.datetime) -> None:
-    """A transient provider error: back to queued, for the task's own retry at ``retry_at``.
+    """A transient provider error: back to pending, for the task's own retry at ``retry_at``.
 
-    ``claimed_at`` moves to the retry time, so the recovery of lost tasks (queued rows claimed more than
-    STUCK_AFTER ago) does not start a second, fresh task while this one waits out its backoff.
+    ``claimed_at`` holds the row until the retry time plus the lease, so the dispatch does not hand out a
+    second, fresh task while this one waits out its backoff (only if the retry is lost).
     """
     Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING).update(
-        status=Reminder.Status.QUEUED, outcome=reason[:300], claimed_at=retry_at
+        status=Reminder.Status.PENDING, outcome=reason[:300], claimed_at=retry_at
     )
 
 
@@ -315,11 +488,7 @@ def reminder_channel_failed(*, reminder_id: int, reason: str, now: datetime.date
         remaining = [
             channel for channel in channels_for(reminder.schedule.participant) if channel not in tried
         ]
-        if remaining and reminder.status in (
-            Reminder.Status.SENDING,
-            Reminder.Status.SENT,
-            Reminder.Status.QUEUED,
-        ):
+        if remaining and reminder.status in (Reminder.Status.SENDING, Reminder.Status.SENT):
             Reminder.objects.filter(pk=reminder.pk).update(
                 status=Reminder.Status.PENDING, channels_tried=tried, channel=remaining[0], due_at=now,
                 outcome=f"{reminder.channel} failed ({reason[:200]}); falling back to {remaining[0]}",

@@ -36,9 +36,11 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from participants.models import ParticipantWave, Reminder
+from participants.models import ParticipantWave, Reminder, ReminderClaim
 from participants.reminders.providers.elks46.fake import Fake46elks
+from participants.reminders.services import reminders_handed_out
 
 ROOT = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable
@@ -378,6 +380,10 @@ def travel(schedules: Iterable[ParticipantWave] | Any, by: datetime.timedelta) -
         ParticipantWave.objects.filter(pk__in=pks).update(
             opens_at=F("opens_at") - by, closes_at=F("closes_at") - by, completed_at=F("completed_at") - by
         )
+        reminder_pks = set(Reminder.objects.filter(schedule_id__in=pks).values_list("pk", flat=True))
+        for claim in ReminderClaim.objects.all():
+            if reminder_pks & set(claim.reminder_ids):
+                ReminderClaim.objects.filter(pk=claim.pk).update(claimed_at=F("claimed_at") - by)
         Reminder.objects.filter(schedule_id__in=pks).update(
             due_at=F("due_at") - by,
             claimed_at=F("claimed_at") - by,
@@ -385,6 +391,11 @@ def travel(schedules: Iterable[ParticipantWave] | Any, by: datetime.timedelta) -
             sent_at=F("sent_at") - by,
             delivered_at=F("delivered_at") - by,
         )
+
+
+def handed_out(ids: Iterable[int]) -> set[int]:
+    """The reminders handed out to a worker and not taken yet (claimed, their send task queued or lost)."""
+    return reminders_handed_out(reminder_ids=list(ids), now=timezone.now())
 
 
 def statuses(ids: Iterable[int]) -> dict[int, str]:
@@ -401,9 +412,9 @@ def settle(
 ) -> list[int]:
     """Wait until every ``expect_sent`` reminder was sent and every ``expect_cancelled`` one cancelled.
 
-    A reminder claimed (queued) whose task Redis lost is only taken back after 15 minutes (STUCK_AFTER). With
-    ``quiet_for``, rows that stay queued with no progress for that many seconds get their fifteen minutes
-    (claimed_at moves back 16 minutes) and the wait goes on. Returns the ids that needed it.
+    A reminder handed out whose task Redis lost is only handed out again after 15 minutes (the claim's
+    LEASE). With ``quiet_for``, rows that stay handed out with no progress for that many seconds get their
+    fifteen minutes (their claims' claimed_at moves back 16 minutes) and the wait goes on. Returns the ids that needed it.
     """
     done = {Reminder.Status.SENT, Reminder.Status.DELIVERED}
     expect_cancelled = set(expect_cancelled)
@@ -418,11 +429,13 @@ def settle(
             return recovered
         if state != last_state:
             last_state, last_progress = state, time.monotonic()
-        stuck = [pk for pk, status in state.items() if status == Reminder.Status.QUEUED]
+        stuck = sorted(handed_out(state))
         if stuck and quiet_for is not None and time.monotonic() - last_progress > quiet_for:
-            Reminder.objects.filter(pk__in=stuck, status=Reminder.Status.QUEUED).update(
-                claimed_at=F("claimed_at") - datetime.timedelta(minutes=16)
-            )
+            for claim in ReminderClaim.objects.all():
+                if set(stuck) & set(claim.reminder_ids):
+                    ReminderClaim.objects.filter(pk=claim.pk).update(
+                        claimed_at=F("claimed_at") - datetime.timedelta(minutes=16)
+                    )
             recovered += stuck
             last_progress = time.monotonic()
         if time.monotonic() > deadline:

@@ -51,6 +51,7 @@ from e2e_support import (
     RedisServer,
     Stack,
     enroll_person,
+    handed_out,
     in_threads,
     needs_postgres_and_redis,
     per_reminder,
@@ -64,7 +65,7 @@ from e2e_support import (
 )
 
 from participants import tasks
-from participants.models import ParticipantWave, Reminder
+from participants.models import ParticipantWave, Reminder, ReminderClaim
 from surveys import services as survey_services
 
 pytestmark = [
@@ -215,10 +216,7 @@ def test_redis_down_while_reminders_fall_due_then_back_sends_each_once_and_none_
     stack = start_stack(broker_url=redis_server.url, queues="default")
     travel(claimed_before, by=12 * DAY)
     wait_until(
-        lambda: (
-            set(statuses(lost).values()) == {Reminder.Status.QUEUED}
-            and queue_length(redis_server.url, "providers") == len(lost)
-        ),
+        lambda: handed_out(lost) == lost and queue_length(redis_server.url, "providers") == len(lost),
         what="the first group to be claimed, its send tasks in Redis",
         explain=stack.explain,
     )
@@ -259,8 +257,7 @@ def test_every_worker_down_for_an_hour_then_back_sends_each_once_and_none_late(
     travel(claimed_before, by=12 * DAY)
     wait_until(
         lambda: (
-            set(statuses(claimed).values()) == {Reminder.Status.QUEUED}
-            and queue_length(stack.broker_url, "providers") == len(claimed)
+            handed_out(claimed) == claimed and queue_length(stack.broker_url, "providers") == len(claimed)
         ),
         what="the first group to be claimed, its send tasks in Redis",
         explain=stack.explain,
@@ -282,16 +279,17 @@ def test_every_worker_down_for_an_hour_then_back_sends_each_once_and_none_late(
         explain=stack.explain,
     )
     assert elks.received == []
-    assert set(statuses(claimed).values()) == {Reminder.Status.QUEUED}
-    assert set(statuses(due | late_ids).values()) == {Reminder.Status.PENDING}
+    assert set(statuses(claimed | due | late_ids).values()) == {Reminder.Status.PENDING}
+    assert handed_out(claimed | due | late_ids) == set()  # the claims of an hour ago have lapsed
 
     # when: the workers come back, the one running ticks first: it takes back the claims of an hour ago and
     # claims them again, so each of those reminders now has two send tasks waiting
     stack.start_worker("default")
     first_claim_at = timezone.now() - datetime.timedelta(minutes=5)
     wait_until(
-        lambda: Reminder.objects.filter(pk__in=claimed, status=Reminder.Status.QUEUED, claimed_at__gt=first_claim_at)
-        .count() == len(claimed),
+        lambda: claimed <= {
+            pk for claim in ReminderClaim.objects.filter(claimed_at__gt=first_claim_at) for pk in claim.reminder_ids
+        },
         what="the claims of an hour ago to be renewed",
         explain=stack.explain,
     )  # fmt: skip
@@ -428,10 +426,11 @@ def test_two_reminders_of_one_participant_due_at_once_respect_the_weekly_limit(
     # then: one is sent; the other is postponed by a week ("postponed: weekly limit"), not sent
     def settled() -> bool:
         state = statuses(ids)
-        return Reminder.Status.SENT in state.values() and not {
-            Reminder.Status.QUEUED,
-            Reminder.Status.SENDING,
-        } & set(state.values())
+        return (
+            Reminder.Status.SENT in state.values()
+            and Reminder.Status.SENDING not in state.values()
+            and not handed_out(ids)
+        )
 
     wait_until(settled, what="both reminders to be settled", explain=stack.explain)
     stack.wait_ticks(2)

@@ -163,7 +163,7 @@ def test_replanning_never_moves_a_reminder_that_was_already_sent(
     )  # fmt: skip
 
 
-def test_a_queued_reminder_is_not_moved_by_replanning(
+def test_a_handed_out_reminder_is_not_moved_by_replanning(
     clock: Clock, wave: Wave, amira_p: Participant, fatima_user: User
 ) -> None:
     queued = reminder_of(amira_p, wave, "invitation")
@@ -172,7 +172,7 @@ def test_a_queued_reminder_is_not_moved_by_replanning(
         participant=amira_p, by=fatima_user, planned_departure_on=datetime.date(2027, 2, 1)
     )
     queued.refresh_from_db()
-    assert (queued.status, queued.due_at) == ("queued", OPENS)
+    assert (queued.status, queued.due_at) == ("pending", OPENS)
 
 
 # --- a wave's own policy ------------------------------------------------------------------------------------

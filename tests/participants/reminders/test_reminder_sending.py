@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from participants.models import ConsentText, Participant, PhoneNumber, Reminder, Site
+from participants.models import ConsentText, Participant, PhoneNumber, Reminder, ReminderClaim, Site
 from participants.reminders import services as reminders
 from participants.reminders.messages import render
 from participants.services import contacts, register
@@ -290,13 +290,14 @@ def test_recording_the_send_twice_keeps_the_first(clock: Clock, wave: Wave, amir
     )  # fmt: skip
 
 
-def test_a_pending_reminder_that_was_never_claimed_is_not_begun(
+def test_a_reminder_not_due_yet_is_not_begun_by_an_early_or_stray_task(
     clock: Clock, wave: Wave, amira_p: Participant
 ) -> None:
-    invitation = reminder_of(amira_p, wave, "invitation")
-    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is None
-    invitation.refresh_from_db()
-    assert (invitation.status, invitation.attempts) == ("pending", 0)
+    first_reminder = reminder_of(amira_p, wave, "reminder", 1)
+    assert first_reminder.due_at > T0
+    assert reminders.reminder_begin(reminder_id=first_reminder.pk, now=T0) is None
+    first_reminder.refresh_from_db()
+    assert (first_reminder.status, first_reminder.attempts) == ("pending", 0)
 
 
 def test_claiming_takes_only_due_pending_rows_oldest_first_up_to_the_limit(
@@ -312,8 +313,12 @@ def test_claiming_takes_only_due_pending_rows_oldest_first_up_to_the_limit(
     assert (result.claimed, result.requeued_stale, result.gave_up_unknown) == ([noor_invitation.pk], 0, 0)
     assert claim(T0) == [amira_invitation.pk]
     assert claim(T0) == []
+    # the rows are not written; the claims record what was handed out, and when
     noor_invitation.refresh_from_db()
-    assert (noor_invitation.status, noor_invitation.claimed_at) == ("queued", T0)
+    assert (noor_invitation.status, noor_invitation.claimed_at) == ("pending", None)
+    assert list(ReminderClaim.objects.order_by("pk").values_list("claimed_at", "reminder_ids")) == [
+        (T0, [noor_invitation.pk]), (T0, [amira_invitation.pk]),
+    ]  # fmt: skip
 
 
 def _claimer(results: dict[str, list[int]], name: str, start: threading.Barrier, limit: int) -> None:
@@ -357,11 +362,11 @@ def test_two_ticks_claiming_at_once_take_disjoint_sets_that_together_cover_every
     assert set(results["a"]) | set(results["b"]) == due
     # each took at most its limit; how the 41 split between them depends on how the two scans interleave
     assert max(len(results["a"]), len(results["b"])) <= 25
-    assert Reminder.objects.filter(pk__in=due, status="queued").count() == 41
+    assert reminders.reminders_handed_out(reminder_ids=list(due), now=T0) == due
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_tick_skips_the_rows_another_tick_holds_locked_instead_of_waiting_or_taking_them(
+def test_a_tick_waits_for_the_claim_another_tick_holds_then_takes_only_what_is_left(
     clock: Clock, wave: Wave, amira_p: Participant
 ) -> None:
     due = _many_due(schedule_of(amira_p, wave).pk, 40) | {reminder_of(amira_p, wave, "invitation").pk}
@@ -381,13 +386,19 @@ def test_a_tick_skips_the_rows_another_tick_holds_locked_instead_of_waiting_or_t
         try:
             holding.wait(timeout=10)
             results["b"] = reminders.reminders_claim_due(now=T0, limit=25).claimed
-            finished.set()
         finally:
             connection.close()
 
     threads = [threading.Thread(target=first_tick), threading.Thread(target=second_tick)]
     for thread in threads:
         thread.start()
+    # the second tick waits while the first holds its uncommitted claim (it cannot see it yet) ...
+    assert holding.wait(timeout=10)
+    threads[1].join(timeout=1)
+    assert threads[1].is_alive()
+    assert "b" not in results
+    # ... and once that is committed, takes the rest, none of the first's
+    finished.set()
     for thread in threads:
         thread.join(timeout=30)
     assert (len(results["a"]), len(results["b"])) == (25, 16)
@@ -398,39 +409,55 @@ def test_a_tick_skips_the_rows_another_tick_holds_locked_instead_of_waiting_or_t
 # --- recovery after an outage -------------------------------------------------------------------------------
 
 
-def test_a_row_queued_longer_than_stuck_after_returns_to_pending(
+def test_a_claim_older_than_the_lease_is_dropped_and_its_untaken_reminders_counted(
     clock: Clock, wave: Wave, amira_p: Participant
 ) -> None:
     invitation = reminder_of(amira_p, wave, "invitation")
-    claimed_at = T0 - reminders.STUCK_AFTER - datetime.timedelta(seconds=1)
-    Reminder.objects.filter(pk=invitation.pk).update(status="queued", claimed_at=claimed_at)
+    assert claim(T0 - reminders.LEASE - datetime.timedelta(seconds=1)) == [invitation.pk]
     result = reminders.reminders_claim_due(now=T0, limit=0)
     invitation.refresh_from_db()
     assert (result.requeued_stale, result.claimed, invitation.status) == (1, [], "pending")
+    assert ReminderClaim.objects.count() == 0
 
 
-def test_a_stale_queued_row_is_claimed_again_by_the_same_tick(
+def test_a_lapsed_claim_is_handed_out_again_by_the_same_tick(
+    clock: Clock, wave: Wave, amira_p: Participant
+) -> None:
+    # given the invitation was handed out two hours ago and its task never ran (lost with Redis)
+    invitation = reminder_of(amira_p, wave, "invitation")
+    assert claim(T0 - datetime.timedelta(hours=2)) == [invitation.pk]
+    result = reminders.reminders_claim_due(now=T0, limit=10)
+    assert (result.requeued_stale, result.claimed) == (1, [invitation.pk])
+    assert list(ReminderClaim.objects.values_list("claimed_at", "reminder_ids")) == [(T0, [invitation.pk])]
+    # then the two tasks (the lost one, were it to come back, and the new one) send it once
+    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is not None
+    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is None
+
+
+def test_a_reminder_handed_out_within_the_lease_is_left_to_its_task(
     clock: Clock, wave: Wave, amira_p: Participant
 ) -> None:
     invitation = reminder_of(amira_p, wave, "invitation")
-    Reminder.objects.filter(pk=invitation.pk).update(
-        status="queued", claimed_at=T0 - datetime.timedelta(hours=2)
-    )
+    assert claim(T0 - reminders.LEASE + datetime.timedelta(seconds=1)) == [invitation.pk]
     result = reminders.reminders_claim_due(now=T0, limit=10)
-    invitation.refresh_from_db()
-    assert (result.requeued_stale, result.claimed) == (1, [invitation.pk])
-    assert (invitation.status, invitation.claimed_at) == ("queued", T0)
+    assert (result.requeued_stale, result.claimed) == (0, [])
+    assert reminders.reminders_handed_out(reminder_ids=[invitation.pk], now=T0) == {invitation.pk}
 
 
-def test_a_recently_queued_row_is_left_to_its_task(clock: Clock, wave: Wave, amira_p: Participant) -> None:
+def test_a_handed_out_reminder_a_worker_postponed_is_handed_out_again_when_due_despite_the_live_claim(
+    clock: Clock, wave: Wave, amira_p: Participant
+) -> None:
+    # given the invitation was handed out and its worker put it back (the gateway's channel failed: email next)
     invitation = reminder_of(amira_p, wave, "invitation")
-    claimed_at = T0 - reminders.STUCK_AFTER + datetime.timedelta(seconds=1)
-    Reminder.objects.filter(pk=invitation.pk).update(status="queued", claimed_at=claimed_at)
-    result = reminders.reminders_claim_due(now=T0, limit=10)
-    invitation.refresh_from_db()
-    assert (result.requeued_stale, result.claimed, invitation.status, invitation.claimed_at) == (
-        0, [], "queued", claimed_at,
-    )  # fmt: skip
+    assert claim(T0) == [invitation.pk]
+    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is not None
+    Reminder.objects.filter(pk=invitation.pk).update(
+        status="pending", due_at=T0 + datetime.timedelta(minutes=1)
+    )
+    # when the next ticks run, before and after it is due again (the first claim is still live)
+    assert claim(T0 + datetime.timedelta(seconds=30)) == []
+    assert claim(T0 + datetime.timedelta(minutes=1)) == [invitation.pk]
+    assert claim(T0 + datetime.timedelta(minutes=2)) == []
 
 
 def test_a_row_stuck_in_sending_is_marked_failed_outcome_unknown_and_never_resent(

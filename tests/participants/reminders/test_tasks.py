@@ -23,7 +23,7 @@ from django.core import mail
 
 from backend.celery import app
 from participants import tasks
-from participants.models import ConsentText, Participant, Reminder, Response, Site
+from participants.models import ConsentText, Participant, Reminder, ReminderClaim, Response, Site
 from participants.reminders import providers
 from participants.reminders import services as reminders
 from participants.reminders.providers import (
@@ -34,7 +34,13 @@ from participants.reminders.providers import (
 )
 from participants.responses import services as response_services
 from participants.services import contacts
-from participants.tasks import backoff_seconds, reminder_send, reminders_tick, schedules_advance
+from participants.tasks import (
+    backoff_seconds,
+    reminder_send,
+    reminders_dispatch,
+    reminders_tick,
+    schedules_advance,
+)
 from surveys.models import Study, Wave
 from tests.participants.reminders.conftest import (
     T0,
@@ -71,10 +77,11 @@ def test_reminder_send_runs_on_the_providers_queue_and_the_ticks_on_the_default_
     assert settings.CELERY_TASK_ROUTES == {"participants.tasks.reminder_send": {"queue": "providers"}}
     assert app.amqp.router.route({}, reminder_send.name)["queue"].name == "providers"
     assert app.amqp.router.route({}, reminders_tick.name)["queue"].name == "default"
+    assert app.amqp.router.route({}, reminders_dispatch.name)["queue"].name == "default"
     assert app.amqp.router.route({}, schedules_advance.name)["queue"].name == "default"
 
 
-@pytest.mark.parametrize("proxy", [reminders_tick, schedules_advance])
+@pytest.mark.parametrize("proxy", [reminders_tick, reminders_dispatch, schedules_advance])
 def test_the_periodic_tasks_have_soft_and_hard_time_limits(proxy: Any) -> None:
     task = _task(proxy)
     assert (task.soft_time_limit, task.time_limit) == (50, 60)
@@ -188,17 +195,17 @@ def queued(clock: Clock, wave: Wave, amira_p: Participant) -> Reminder:
     return invitation
 
 
-def test_a_transient_error_puts_the_reminder_back_to_queued_and_retries_after_a_minute(
+def test_a_transient_error_puts_the_reminder_back_to_pending_and_retries_after_a_minute(
     queued: Reminder, retry_spy: RetrySpy, no_jitter: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stub = _with_sms(monkeypatch, [TransientProviderError("gateway timeout"), None])
     # when
     result = reminder_send.apply(args=[queued.pk])
-    # then the first attempt failed, the task retried (the row back to queued), the retry sent it
+    # then the first attempt failed, the task retried (the row back to pending), the retry sent it
     assert (result.state, result.get()) == ("SUCCESS", "sent")
-    # ... its claim moved to the retry's time, so the tick does not take it for a lost task meanwhile
+    # ... held until the retry's time, so the tick does not take it for a lost task meanwhile
     assert retry_spy.retries == [
-        (60, "queued", "retrying: gateway timeout", T0 + datetime.timedelta(seconds=60))
+        (60, "pending", "retrying: gateway timeout", T0 + datetime.timedelta(seconds=60))
     ]
     assert [(name, type(exc), str(exc)) for name, exc in retry_spy.raised] == [
         ("Retry", TransientProviderError, "gateway timeout")
@@ -272,11 +279,11 @@ def test_a_transient_error_after_which_the_message_may_have_gone_out_is_never_re
     assert claim(T0 + datetime.timedelta(hours=1)) == []
 
 
-def test_a_task_for_a_reminder_that_is_not_queued_sends_nothing(
+def test_a_task_for_a_reminder_that_was_not_handed_out_sends_nothing(
     clock: Clock, wave: Wave, amira_p: Participant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stub = _with_sms(monkeypatch, [None])
-    invitation = reminder_of(amira_p, wave, "invitation")  # pending: never claimed
+    invitation = reminder_of(amira_p, wave, "invitation")  # due, pending, never handed out
     assert reminder_send.apply(args=[invitation.pk]).get() == "nothing to send"
     assert stub.calls == []
 
@@ -312,9 +319,9 @@ def test_an_sms_provider_with_delivery_reports_gets_this_reminders_callback_url(
 
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> dict[str, mock.Mock]:
-    """reminder_send.delay and reminders_tick.delay, replaced by mocks (nothing reaches the broker)."""
-    sends, ticks = mock.Mock(name="reminder_send.delay"), mock.Mock(name="reminders_tick.delay")
-    monkeypatch.setattr(_task(reminder_send), "delay", sends)
+    """reminders_dispatch.delay and reminders_tick.delay, replaced by mocks (nothing reaches the broker)."""
+    sends, ticks = mock.Mock(name="reminders_dispatch.delay"), mock.Mock(name="reminders_tick.delay")
+    monkeypatch.setattr(_task(reminders_dispatch), "delay", sends)
     monkeypatch.setattr(_task(reminders_tick), "delay", ticks)
     return {"send": sends, "tick": ticks}
 
@@ -343,11 +350,34 @@ def test_the_tick_enqueues_exactly_the_claimed_reminders_and_only_after_commit(
     assert claimed == 3
     for callback in callbacks:
         callback()
-    assert enqueued["send"].call_args_list == [mock.call(pk) for pk in three_due]
+    assert enqueued["send"].call_args_list == [mock.call(three_due)]
     assert enqueued["tick"].call_count == 0
+    # the rows themselves are not written: they stay pending, handed out by the claim
     assert list(
         Reminder.objects.filter(pk__in=three_due).values_list("status", flat=True).order_by().distinct()
-    ) == ["queued"]
+    ) == ["pending"]
+    assert reminders.reminders_handed_out(reminder_ids=three_due, now=T0) == set(three_due)
+    assert list(ReminderClaim.objects.values_list("claimed_at", "reminder_ids")) == [(T0, three_due)]
+
+
+def test_the_tick_enqueues_the_claim_in_chunks(
+    three_due: list[int], enqueued: dict[str, mock.Mock], monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:  # fmt: skip
+    monkeypatch.setattr(tasks, "ENQUEUE_CHUNK", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders_tick(limit=10) == 3
+    assert enqueued["send"].call_args_list == [mock.call(three_due[:2]), mock.call(three_due[2:])]
+
+
+def test_the_dispatch_queues_one_send_task_per_reminder_over_one_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = mock.Mock(name="reminder_send.apply_async")
+    monkeypatch.setattr(_task(reminder_send), "apply_async", sent)
+    assert reminders_dispatch([7, 3, 9]) == 3
+    assert [call.args for call in sent.call_args_list] == [((7,),), ((3,),), ((9,),)]
+    assert len({id(call.kwargs["producer"]) for call in sent.call_args_list}) == 1
 
 
 def test_a_full_batch_requeues_the_tick_for_the_rest(
@@ -356,14 +386,14 @@ def test_a_full_batch_requeues_the_tick_for_the_rest(
 ) -> None:  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders_tick(limit=2) == 2
-    assert enqueued["send"].call_args_list == [mock.call(three_due[0]), mock.call(three_due[1])]
-    assert enqueued["tick"].call_args_list == [
-        mock.call(2, False)
-    ]  # the continuation skips the outage recovery
+    assert enqueued["send"].call_args_list == [mock.call(three_due[:2])]
+    # the continuation skips the outage recovery and starts after the batch's last (due_at, id)
+    second_due_at = T0 - datetime.timedelta(minutes=9)
+    assert enqueued["tick"].call_args_list == [mock.call(2, False, second_due_at.isoformat(), three_due[1])]
     # the re-queued tick takes the rest, and is not re-queued again
     with django_capture_on_commit_callbacks(execute=True):
-        assert reminders_tick(limit=2) == 1
-    assert enqueued["send"].call_args_list[-1] == mock.call(three_due[2])
+        assert reminders_tick(*enqueued["tick"].call_args.args) == 1
+    assert enqueued["send"].call_args_list[-1] == mock.call(three_due[2:])
     assert enqueued["tick"].call_count == 1
 
 
@@ -473,7 +503,7 @@ def test_a_reminder_waiting_for_its_retry_is_not_reclaimed_by_the_tick(
     # then it leaves the row to the retry
     assert enqueued["send"].call_count == 0
     queued.refresh_from_db()
-    assert (queued.status, queued.claimed_at) == ("queued", at)
+    assert (queued.status, queued.claimed_at) == ("pending", at)
 
 
 def test_a_retry_that_never_ran_is_recovered_by_the_tick(
@@ -491,4 +521,4 @@ def test_a_retry_that_never_ran_is_recovered_by_the_tick(
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders_tick(limit=10) == 1
     # then a fresh task is enqueued for it
-    assert enqueued["send"].call_args_list == [mock.call(queued.pk)]
+    assert enqueued["send"].call_args_list == [mock.call([queued.pk])]
