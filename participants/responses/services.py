@@ -1,9 +1,9 @@
 """Writing responses: pages, completion and sealing, drafts, study keys, erasure.
 
 Idempotency: every request carries a client-generated ``submission_id``. All writes to one participant-wave
-are serialised by a row lock on its Response; under that lock a ``Submission`` with the id is looked up
-again, so a retry, or a copy that waited for the lock, returns the first result and stores nothing twice.
-The unique constraint on ``submission_id`` backs this up.
+are serialised by the row locks on the participant and their schedule row (``_lock_target``). The unique
+constraint on ``submission_id`` makes a retry, or a copy that waited for the locks, fail at its INSERT, which
+rolls the repetition back; the first result is then returned (``_idempotent``), and nothing is stored twice.
 """
 
 from __future__ import annotations
