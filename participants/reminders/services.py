@@ -232,12 +232,7 @@ def _claim_batch(
             batch, last_due_at, last_id = row
             return batch, ClaimCursor(due_at=last_due_at, reminder_id=last_id)
     # The simple path (SQLite): the live claims' ids in memory, the due rows streamed in order.
-    claimed: dict[int, datetime.datetime] = {}
-    for claimed_at, reminder_ids in ReminderClaim.objects.filter(claimed_at__gt=since).values_list(
-        "claimed_at", "reminder_ids"
-    ):
-        for reminder_id in reminder_ids:
-            claimed[reminder_id] = max(claimed_at, claimed.get(reminder_id, claimed_at))
+    claimed = _live_claims(since=since)
     due = (
         Reminder.objects.filter(status=Reminder.Status.PENDING, due_at__lte=now)
         .filter(Q(due_at__gt=after.due_at) | Q(due_at=after.due_at, pk__gt=after.reminder_id))
@@ -260,6 +255,17 @@ def _claim_batch(
         claimed_at=now, reminder_ids=ids, last_due_at=last_due_at, last_reminder_id=ids[-1]
     )
     return ids, ClaimCursor(due_at=last_due_at, reminder_id=ids[-1])
+
+
+def _live_claims(*, since: datetime.datetime) -> dict[int, datetime.datetime]:
+    """Reminder id -> when the newest claim younger than ``since`` handed it out."""
+    held: dict[int, datetime.datetime] = {}
+    for claimed_at, reminder_ids in ReminderClaim.objects.filter(claimed_at__gt=since).values_list(
+        "claimed_at", "reminder_ids"
+    ):
+        for reminder_id in reminder_ids:
+            held[reminder_id] = max(claimed_at, held.get(reminder_id, claimed_at))
+    return held
 
 
 def _drop_lapsed_claims(*, now: datetime.datetime) -> int:
@@ -285,12 +291,7 @@ def _drop_lapsed_claims(*, now: datetime.datetime) -> int:
 def reminders_handed_out(*, reminder_ids: list[int], now: datetime.datetime) -> set[int]:
     """Which of these reminders are handed out to a worker and not yet taken (what "queued" used to be)."""
     since = now - LEASE
-    held: dict[int, datetime.datetime] = {}
-    for claimed_at, ids in ReminderClaim.objects.filter(claimed_at__gt=since).values_list(
-        "claimed_at", "reminder_ids"
-    ):
-        for reminder_id in ids:
-            held[reminder_id] = max(claimed_at, held.get(reminder_id, claimed_at))
+    held = _live_claims(since=since)
     pending = Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.PENDING).values_list(
         "pk", "sending_started_at", "claimed_at"
     )
