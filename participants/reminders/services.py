@@ -92,6 +92,7 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
         (row.kind, row.sequence): row
         for row in Reminder.objects.select_for_update().filter(schedule=schedule)
     }
+    moves: dict[int, datetime.datetime] = {}
     for slot, due in wanted.items():
         row = existing.get(slot)
         if row is None:
@@ -100,13 +101,13 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
                 # overdue reminders.
                 continue
             Reminder.objects.create(schedule=schedule, kind=slot[0], sequence=slot[1], due_at=due)
-        elif (
-            row.status == Reminder.Status.PENDING
-            and row.due_at != due
-            # one handed out to a worker goes out as it was (as before the move)
-            and not reminders_handed_out(reminder_ids=[row.pk], now=now)
-        ):
-            Reminder.objects.filter(pk=row.pk, status=Reminder.Status.PENDING).update(due_at=due)
+        elif row.status == Reminder.Status.PENDING and row.due_at != due:
+            moves[row.pk] = due
+    # One handed out to a worker goes out as it was (as before the move).
+    held = reminders_handed_out(reminder_ids=list(moves), now=now) if moves else set()
+    for reminder_id, due in moves.items():
+        if reminder_id not in held:
+            Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.PENDING).update(due_at=due)
     stale = [row.pk for slot, row in existing.items() if slot not in wanted]
     Reminder.objects.filter(pk__in=stale, status__in=ACTIVE).update(
         status=Reminder.Status.CANCELLED, outcome="no longer planned"
