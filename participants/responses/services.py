@@ -8,6 +8,7 @@ rolls the repetition back; the first result is then returned (``_idempotent``), 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from collections.abc import Callable
@@ -16,8 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from backend.errors import Conflict, DomainError, NotFound
@@ -32,7 +32,7 @@ from participants.reminders.schedules import (
     schedule_mark_completed,
 )
 from participants.responses import validation
-from surveys.models import Study, Wave
+from surveys.models import QuestionnaireVersion, Study, Wave
 from translations import messages
 
 Result = dict[str, Any]
@@ -97,11 +97,6 @@ def active_key(study: Study) -> StudyKey | None:
     return StudyKey.objects.filter(study=study, retired_at=None).order_by("-registered_at", "-pk").first()
 
 
-def _active_key_subquery(column: str) -> Subquery:
-    newest = StudyKey.objects.filter(study_id=OuterRef("participant__study_id"), retired_at=None)
-    return Subquery(newest.order_by("-registered_at", "-pk").values(column)[:1])
-
-
 @dataclass(frozen=True)
 class _KeyMaterial:
     pk: int
@@ -153,6 +148,7 @@ class _Target:
     """What one submission works on, read under the participant's lock."""
 
     participant: Participant
+    study_slug: str
     wave: Wave
     schedule: ParticipantWave
     response: Response
@@ -160,23 +156,81 @@ class _Target:
     key: _KeyMaterial | None
 
 
-def _locked_schedule(
-    *, participant: Participant, wave_key: str
-) -> tuple[ParticipantWave, _KeyMaterial | None] | None:
-    """The participant's schedule row for the wave, with the participant (both locked), the wave and its
-    version; and the study's newest key."""
-    schedule = (
-        ParticipantWave.objects.select_for_update(of=("self", "participant"))
-        .select_related("participant", "wave__questionnaire_version")
-        .filter(participant_id=participant.pk, wave__key=wave_key)
-        .annotate(key_id=_active_key_subquery("pk"), key_fingerprint=_active_key_subquery("fingerprint"))
-        .order_by("pk")
-        .first()
+@functools.cache
+def _locked_schedule_sql(vendor: str) -> str:
+    """The locking read of ``_locked_schedule`` (``vendor`` keys the cache: the lock clause is PostgreSQL's).
+
+    Written out rather than built by the ORM: it runs for every submission, and compiling the equivalent
+    queryset (select_related of the participant, wave and version, three subqueries) took 2.5 ms of CPU,
+    more than validating 300 answers. ``Manager.raw`` still maps the row onto the model.
+    """
+    quote = connection.ops.quote_name
+    table = {
+        alias: quote(model._meta.db_table)
+        for alias, model in (
+            ("pw", ParticipantWave), ("p", Participant), ("w", Wave), ("v", QuestionnaireVersion),
+            ("s", Study), ("k", StudyKey),
+        )
+    }  # fmt: skip
+    newest_key = (
+        f"SELECT k.{{column}} FROM {table['k']} k WHERE k.study_id = p.study_id AND k.retired_at IS NULL "  # noqa: S608 - table names from the models
+        "ORDER BY k.registered_at DESC, k.id DESC LIMIT 1"
     )
-    if schedule is None:
+    lock = (
+        connection.ops.for_update_sql(of=("pw", "p")) if connection.features.has_select_for_update_of else ""
+    )
+    return (
+        "SELECT pw.*, p.status AS participant_status, p.erased_at AS participant_erased_at, "  # noqa: S608 - table names from the models
+        "s.slug AS study_slug, w.questionnaire_version_id AS version_id, v.status AS version_status, "
+        "v.content_digest AS version_digest, "
+        f"({newest_key.format(column='id')}) AS key_id, ({newest_key.format(column='fingerprint')}) AS key_fingerprint "
+        f"FROM {table['pw']} pw JOIN {table['p']} p ON p.id = pw.participant_id "
+        f"JOIN {table['s']} s ON s.id = p.study_id JOIN {table['w']} w ON w.id = pw.wave_id "
+        f"LEFT JOIN {table['v']} v ON v.id = w.questionnaire_version_id "
+        f"WHERE pw.participant_id = %s AND w.{quote('key')} = %s ORDER BY pw.id LIMIT 1 {lock}"
+    )
+
+
+@dataclass(frozen=True)
+class _Locked:
+    schedule: ParticipantWave
+    wave: Wave
+    study_slug: str
+    participant_status: str
+    participant_erased_at: datetime.datetime | None
+    key: _KeyMaterial | None
+
+
+def _locked_schedule(*, participant: Participant, wave_key: str) -> _Locked | None:
+    """The participant's schedule row for the wave, with the participant's row (both locked); the wave, its
+    version, the study's slug and newest key.
+
+    The response is looked up by a statement of its own, after the locks: a statement that waited for
+    them still sees what its snapshot saw, before the transaction it waited for created the response.
+    """
+    rows = list(
+        ParticipantWave.objects.raw(_locked_schedule_sql(connection.vendor), [participant.pk, wave_key])
+    )
+    if not rows:
         return None
-    key = None if schedule.key_id is None else _key_material(schedule.key_id, schedule.key_fingerprint)
-    return schedule, key
+    schedule = rows[0]
+    row: dict[str, Any] = vars(schedule)  # the model's fields and the extra columns of the statement
+    version = None
+    if row["version_id"] is not None:
+        version = QuestionnaireVersion.from_db(
+            connection.alias,
+            ["id", "status", "content_digest"],
+            [row["version_id"], row["version_status"], row["version_digest"]],
+        )
+    wave = Wave.from_db(
+        connection.alias, ["id", "study_id", "key", "questionnaire_version_id"],
+        [schedule.wave_id, participant.study_id, wave_key, row["version_id"]],
+    )  # fmt: skip
+    wave.questionnaire_version = version
+    key = None if row["key_id"] is None else _key_material(row["key_id"], row["key_fingerprint"])
+    return _Locked(
+        schedule, wave, row["study_slug"], row["participant_status"], row["participant_erased_at"], key
+    )
 
 
 def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _Target:
@@ -198,11 +252,10 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
         locked = _locked_schedule(participant=participant, wave_key=wave_key)  # scheduled a moment ago
         if locked is None:
             raise WaveNotOpen(f"Wave '{wave.key}' is not scheduled for you yet.")
-    schedule, key = locked
-    fresh, wave = schedule.participant, schedule.wave
-    participant.status, participant.erased_at = fresh.status, fresh.erased_at
-    schedule.participant = participant  # the authenticated one, with its study loaded
-    _check_answerable(participant=participant, wave=wave, has_key=key is not None)
+    schedule, wave = locked.schedule, locked.wave
+    participant.status, participant.erased_at = locked.participant_status, locked.participant_erased_at
+    schedule.participant = participant  # the authenticated one
+    _check_answerable(participant=participant, wave=wave, has_key=locked.key is not None)
     schedule_check_open(schedule, wave_key=wave.key)
     version = wave.questionnaire_version
     assert version is not None  # noqa: S101 - _check_answerable refused a wave without one
@@ -217,7 +270,7 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
     response.participant, response.wave = participant, wave
     if response.version_id == version.pk:
         response.version = version  # already loaded with the wave
-    return _Target(participant, wave, schedule, response, is_new, key)
+    return _Target(participant, locked.study_slug, wave, schedule, response, is_new, locked.key)
 
 
 def _replay(submission_id: UUID, digest: str, participant: Participant) -> Result | None:
@@ -358,18 +411,19 @@ def _padded(plaintext: bytes) -> bytes:
 def _seal(target: _Target, *, answers: validation.Answers) -> Result:
     """Seal the validated answers to the study's newest key, drop the draft, close the schedule row."""
     response, participant, wave, key = target.response, target.participant, target.wave, target.key
+    study_slug = target.study_slug
     if key is None:
         raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
     now = timezone.now()
     document = {
-        "response_id": response.pk, "study": participant.study.slug, "participant": participant.pseudonym,
+        "response_id": response.pk, "study": study_slug, "participant": participant.pseudonym,
         "wave": wave.key, "version_id": response.version_id, "version_digest": response.version.content_digest,
         "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
         "answers": answers,
     }  # fmt: skip
     plaintext = _padded(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
     info = response_info(
-        study_slug=participant.study.slug, pseudonym=participant.pseudonym, wave_key=wave.key,
+        study_slug=study_slug, pseudonym=participant.pseudonym, wave_key=wave.key,
         version_id=response.version_id, response_id=response.pk,
     )  # fmt: skip
     response.sealed_payload = sealing.seal(plaintext, public_key=key.public_key, info=info, suite=key.suite)

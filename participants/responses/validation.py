@@ -283,7 +283,8 @@ def validate(
             settle(question.variable)
             errors.append(_error(question, question.variable, invalid.code, invalid.detail, language))
             continue
-        settle(question.variable, stored)
+        if stored is not value:  # else both already hold it (most answers are stored as sent)
+            settle(question.variable, stored)
         if question.constraint is not None and not isinstance(stored, dict):
             own = _expression_value(question, stored)
             if not expressions.evaluate(question.constraint, answers=context, self_value=own):
