@@ -154,6 +154,28 @@ class _Target:
     response: Response
     response_is_new: bool
     key: _KeyMaterial | None
+    response_unsaved: bool = False  # new, with its id reserved: its first save inserts it
+
+    def response_save(self, fields: list[str]) -> None:
+        """Write ``fields`` of the response; a new one is inserted whole, encrypted draft or sealed payload
+        included (they bind its id, which is why the id is reserved first)."""
+        if self.response_unsaved:
+            self.response.save(force_insert=True)
+            self.response_unsaved = False
+        else:
+            self.response.save(update_fields=fields)
+
+
+def _reserved_response_id() -> int | None:
+    """On PostgreSQL, an id for a new response taken from its sequence ahead of the INSERT, so that one
+    INSERT writes the row with its draft or sealed payload (both bind the id). Elsewhere (SQLite, for
+    ``make run``) None: the row is inserted first to get its id, then updated."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Response._meta.db_table])
+        (reserved,) = cursor.fetchone()
+    return int(reserved)
 
 
 @functools.cache
@@ -261,16 +283,22 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
     assert version is not None  # noqa: S101 - _check_answerable refused a wave without one
     # order_by("pk"): the model's default ordering would join the participant and wave rows.
     response = Response.objects.filter(participant=participant, wave=wave).order_by("pk").first()
-    is_new = response is None
+    is_new, reserved = response is None, None
     if response is None:
-        response = Response.objects.create(
-            participant=participant, wave=wave, version=version, language=language,
+        reserved = _reserved_response_id()
+        response = Response(
+            pk=reserved, participant=participant, wave=wave, version=version, language=language,
             started_at=timezone.now(),
         )  # fmt: skip
+        if reserved is None:
+            response.save(force_insert=True)
     response.participant, response.wave = participant, wave
     if response.version_id == version.pk:
         response.version = version  # already loaded with the wave
-    return _Target(participant, locked.study_slug, wave, schedule, response, is_new, locked.key)
+    return _Target(
+        participant, locked.study_slug, wave, schedule, response, is_new, locked.key,
+        response_unsaved=reserved is not None,
+    )  # fmt: skip
 
 
 def _replay(submission_id: UUID, digest: str, participant: Participant) -> Result | None:
@@ -373,7 +401,7 @@ def page_submit(
         if complete:
             return _seal(target, answers=normalized)
         _store_draft(response, normalized)
-        response.save(update_fields=["draft_encrypted", "sections_submitted", "language", "updated_at"])
+        target.response_save(["draft_encrypted", "sections_submitted", "language", "updated_at"])
         remaining = [key for key in version.sections if key not in response.sections_submitted]
         return {"status": "accepted", "response_id": response.pk, "section": section,
                 "sections_submitted": response.sections_submitted, "next_section": remaining[0] if remaining else None}  # fmt: skip
@@ -430,7 +458,7 @@ def _seal(target: _Target, *, answers: validation.Answers) -> Result:
     response.study_key_id, response.suite, response.key_fingerprint = key.pk, key.suite, key.fingerprint
     response.sealed_size = len(response.sealed_payload)
     response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""
-    response.save(update_fields=[
+    target.response_save([
         "sealed_payload", "study_key", "suite", "key_fingerprint", "sealed_size", "status", "completed_at",
         "draft_encrypted", "sections_submitted", "language", "updated_at",
     ])  # fmt: skip
