@@ -486,11 +486,13 @@ def reminder_channel_failed(*, reminder_id: int, reason: str, now: datetime.date
     """The channel cannot deliver: fall back to the participant's next channel, or fail. True: try again."""
     with transaction.atomic():
         reminder = Reminder.objects.select_for_update().get(pk=reminder_id)
+        if reminder.status not in (Reminder.Status.SENDING, Reminder.Status.SENT):
+            return False  # settled meanwhile (cancelled, delivered, failed): a late failure changes nothing
         tried = [*reminder.channels_tried, reminder.channel]
         remaining = [
             channel for channel in channels_for(reminder.schedule.participant) if channel not in tried
         ]
-        if remaining and reminder.status in (Reminder.Status.SENDING, Reminder.Status.SENT):
+        if remaining:
             Reminder.objects.filter(pk=reminder.pk).update(
                 status=Reminder.Status.PENDING, channels_tried=tried, channel=remaining[0], due_at=now,
                 outcome=f"{reminder.channel} failed ({reason[:200]}); falling back to {remaining[0]}",

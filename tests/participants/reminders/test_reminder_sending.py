@@ -547,6 +547,27 @@ def test_a_permanent_sms_failure_without_another_channel_fails(
     assert claim(T0 + datetime.timedelta(hours=1)) == []
 
 
+@pytest.mark.parametrize("settled", ["cancelled", "delivered", "failed"])
+def test_a_late_channel_failure_leaves_a_settled_reminder_as_it_is(
+    clock: Clock, wave: Wave, noor: Participant, settled: str
+) -> None:
+    invitation = reminder_of(noor, wave, "invitation")
+    claim(T0)
+    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is not None
+    # given the reminder was settled meanwhile (the wave completed, a delivery report, a give-up)
+    Reminder.objects.filter(pk=invitation.pk).update(status=settled, outcome="settled before the failure")
+    # when the channel failure is reported afterwards
+    retry = reminders.reminder_channel_failed(
+        reminder_id=invitation.pk, reason="number not in service", now=T0
+    )
+    # then nothing is retried and the reminder keeps its state
+    invitation.refresh_from_db()
+    assert retry is False
+    assert (invitation.status, invitation.channel, invitation.channels_tried, invitation.outcome) == (
+        settled, "sms", [], "settled before the failure",
+    )  # fmt: skip
+
+
 def test_the_preferred_channel_is_tried_first(
     clock: Clock, wave: Wave, noor: Participant, fatima_user: User
 ) -> None:
