@@ -213,6 +213,14 @@ def _locked_schedule_sql(vendor: str) -> str:
     )
 
 
+@functools.cache
+def _response_sql(vendor: str) -> str:
+    """The participant's response to a wave (at most one: a unique constraint). Written out for the reason
+    given in ``_locked_schedule_sql``: the queryset cost 0.5 ms of CPU to build, this 0.15 ms."""
+    table = connection.ops.quote_name(Response._meta.db_table)
+    return f"SELECT * FROM {table} WHERE participant_id = %s AND wave_id = %s"  # noqa: S608 - table name from the model
+
+
 @dataclass(frozen=True)
 class _Locked:
     schedule: ParticipantWave
@@ -281,8 +289,9 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
     schedule_check_open(schedule, wave_key=wave.key)
     version = wave.questionnaire_version
     assert version is not None  # noqa: S101 - _check_answerable refused a wave without one
-    # order_by("pk"): the model's default ordering would join the participant and wave rows.
-    response = Response.objects.filter(participant=participant, wave=wave).order_by("pk").first()
+    response = next(
+        iter(Response.objects.raw(_response_sql(connection.vendor), [participant.pk, wave.pk])), None
+    )
     is_new, reserved = response is None, None
     if response is None:
         reserved = _reserved_response_id()

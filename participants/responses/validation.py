@@ -48,6 +48,8 @@ class CompiledVersion:
     questions: tuple[CompiledQuestion, ...]
     sections: tuple[str, ...]
     by_variable: dict[str, CompiledQuestion] = field(hash=False)
+    # Every ${name} a relevance or constraint expression reads: only these are kept as expression values.
+    referenced: frozenset[str] = frozenset()
 
     def section_questions(self, key: str) -> list[CompiledQuestion]:
         return [question for question in self.questions if question.section == key]
@@ -86,8 +88,15 @@ def _compiled(version_id: int, content_digest: str) -> CompiledVersion:
     )
     compiled = tuple(_compile_question(question, languages) for question in questions)
     sections = tuple(version.sections.order_by("position").values_list("key", flat=True))
+    referenced = frozenset(
+        name
+        for question in compiled
+        for expression in (question.relevance, question.constraint)
+        if expression is not None
+        for name in expression.references
+    )
     return CompiledVersion(
-        version_id, compiled, sections, {question.variable: question for question in compiled}
+        version_id, compiled, sections, {question.variable: question for question in compiled}, referenced
     )
 
 
@@ -223,7 +232,12 @@ def _expression_value(question: CompiledQuestion | None, value: Any) -> Any:
 
 
 def expression_answers(version: CompiledVersion, answers: Answers) -> dict[str, Any]:
-    return {name: _expression_value(version.by_variable.get(name), value) for name, value in answers.items()}
+    """The answers that expressions of the version read, as they see them (the others are never looked up)."""
+    return {
+        name: _expression_value(version.by_variable.get(name), answers[name])
+        for name in version.referenced
+        if name in answers
+    }
 
 
 def is_relevant(question: CompiledQuestion, context: dict[str, Any]) -> bool:
@@ -260,7 +274,8 @@ def validate(
             context.pop(variable, None)
         else:
             normalized[variable] = stored
-            context[variable] = _expression_value(version.by_variable.get(variable), stored)
+            if variable in version.referenced:
+                context[variable] = _expression_value(version.by_variable.get(variable), stored)
 
     for question in questions:
         value = normalized.get(question.variable)
