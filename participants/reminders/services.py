@@ -511,6 +511,8 @@ def delivery_report(*, reminder_id: int, reference: str, status: str, now: datet
     reminder = Reminder.objects.filter(pk=reminder_id).first()
     if reminder is None:
         return
+    if reference and reminder.provider_reference and reference != reminder.provider_reference:
+        return  # about another message than the one recorded for this reminder: not evidence about it
     if status == "delivered":
         # Also settles a reminder whose worker stopped before recording the send: the report proves it.
         Reminder.objects.filter(pk=reminder_id).filter(

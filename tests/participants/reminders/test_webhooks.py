@@ -106,6 +106,18 @@ def test_the_same_46elks_delivery_report_twice_changes_nothing_the_second_time(
     assert _state(sms) == ("delivered", "sms", [], LATER, "")
 
 
+@pytest.mark.parametrize("status", ["delivered", "failed"])
+def test_an_authentic_46elks_report_about_another_message_changes_nothing(sms: Reminder, status: str) -> None:
+    # given a report whose message id is not the one 46elks gave when this reminder was sent
+    form = {**_elks_form(status), "id": "s0000000000000000000000000000other"}
+    # when it arrives on this reminder's (authentic) callback URL
+    answer = _post_form(elks_path(sms.pk), form)
+    # then it is acknowledged, but the reminder stays as it was
+    assert answer.status_code == 204
+    assert _state(sms) == ("sent", "sms", [], None, "")
+    assert sms.provider_reference == "s70df59406a1b4643b96f3f91e0bfb7b0"
+
+
 @pytest.mark.parametrize(
     "path",
     [
