@@ -183,7 +183,7 @@ def _locked_schedule_sql(vendor: str) -> str:
     """The locking read of ``_locked_schedule`` (``vendor`` keys the cache: the lock clause is PostgreSQL's).
 
     Written out rather than built by the ORM: it runs for every submission, and compiling the equivalent
-    queryset (select_related of the participant, wave and version, three subqueries) took 2.5 ms of CPU,
+    queryset (select_related of the participant, wave and version, two subqueries) took 2.5 ms of CPU,
     more than validating 300 answers. ``Manager.raw`` still maps the row onto the model.
     """
     quote = connection.ops.quote_name

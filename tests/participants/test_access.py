@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from backend.settings import base as base_settings
 from participants import codes
-from participants.models import Participant, StaffLoginState
+from participants.models import Participant, ParticipantToken, StaffLoginState
 from participants.services import access
 from participants.throttles import AccessCodeGlobalThrottle
 
@@ -212,6 +212,29 @@ def test_an_expired_token_is_refused(amira_code: str) -> None:
     assert just_before.status_code == 200
     assert just_after.status_code == 401
     assert just_after["WWW-Authenticate"] == 'Bearer realm="participant"'
+
+
+def test_a_token_records_when_it_was_last_used_at_most_hourly(amira_code: str) -> None:
+    # given a token, which records its issue as its last use
+    token = _token_from(amira_code)
+    stored = ParticipantToken.objects.get(token_hash=codes.token_digest(token))
+    issued = stored.last_used_at
+    assert issued is not None
+
+    # when it is used within the hour, then after more than an hour without use
+    soon, later = issued + datetime.timedelta(minutes=59), issued + datetime.timedelta(hours=2)
+    with time_machine.travel(soon, tick=False):
+        within_the_hour = bearer_client(token).get(f"{API}/me/")
+    stored.refresh_from_db()
+    unchanged = stored.last_used_at
+    with time_machine.travel(later, tick=False):
+        after_two_hours = bearer_client(token).get(f"{API}/me/")
+    stored.refresh_from_db()
+
+    # then the first use writes nothing, the second records its time
+    assert (within_the_hour.status_code, after_two_hours.status_code) == (200, 200)
+    assert unchanged == issued
+    assert stored.last_used_at == later
 
 
 def test_a_made_up_bearer_token_is_refused(amira_participant: Participant) -> None:
