@@ -133,8 +133,8 @@ def _check_answerable(*, participant: Participant, wave: Wave, has_key: bool) ->
 
 def wave_of(participant: Participant, wave_key: str) -> Wave:
     wave = (
-        participant.study.waves.select_related("questionnaire_version")
-        .filter(key=wave_key)
+        Wave.objects.select_related("questionnaire_version")
+        .filter(study_id=participant.study_id, key=wave_key)
         .order_by("pk")
         .first()
     )

@@ -16,6 +16,7 @@ from participants.services import access, contacts, register
 from participants.throttles import AccessCodeGlobalThrottle, AccessCodeThrottle
 from participants.views.common import ERRORS, IsParticipant, validated
 from participants.views.staff import ContactOutput, ContactUpdateInput, contact_update
+from surveys.models import Wave
 from surveys.payload import questionnaire_response
 from translations import registry
 from translations.content import text_along, text_of
@@ -210,8 +211,8 @@ class MyQuestionnaireApi(APIView):
         """The questionnaire of one of your waves, in your language, as compact as it gets."""
         participant = request.user.participant
         wave = (
-            participant.study.waves.select_related("questionnaire_version__questionnaire__study")
-            .filter(key=wave_key)
+            Wave.objects.select_related("questionnaire_version__questionnaire__study")
+            .filter(study_id=participant.study_id, key=wave_key)
             .first()
         )
         if wave is None or wave.questionnaire_version is None:
