@@ -523,12 +523,9 @@ def delivery_report(*, reminder_id: int, reference: str, status: str, now: datet
             delivered_at=now,
             provider_reference=reference[:128] or F("provider_reference"),
         )
-    elif (
-        status == "failed"
-        and reminder.channel == "sms"
-        and reminder.status in (Reminder.Status.SENT, Reminder.Status.SENDING)
-    ):
-        # A repeated report, or one about an SMS already replaced by a fallback, changes nothing.
+    elif status == "failed" and reminder.channel == "sms":
+        # One about an SMS already replaced by a fallback changes nothing; nor does a repeated report
+        # (reminder_channel_failed leaves a settled reminder as it is, deciding under the row lock).
         reminder_channel_failed(reminder_id=reminder_id, reason="delivery failed", now=now)
 
 
