@@ -198,8 +198,10 @@ def _locked_schedule_sql(vendor: str) -> str:
         f"SELECT k.{{column}} FROM {table['k']} k WHERE k.study_id = p.study_id AND k.retired_at IS NULL "  # noqa: S608 - table names from the models
         "ORDER BY k.registered_at DESC, k.id DESC LIMIT 1"
     )
+    # PostgreSQL locks a row's tables in the order of the OF list: the participant first, as withdrawal and
+    # date changes do before they lock the schedule rows (the other order deadlocked with them).
     lock = (
-        connection.ops.for_update_sql(of=("pw", "p")) if connection.features.has_select_for_update_of else ""
+        connection.ops.for_update_sql(of=("p", "pw")) if connection.features.has_select_for_update_of else ""
     )
     return (
         "SELECT pw.*, p.status AS participant_status, p.erased_at AS participant_erased_at, "  # noqa: S608 - table names from the models
@@ -270,7 +272,8 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
     One statement takes both locks and reads the wave, its version and the study's newest key: the
     participant's row lock orders this against withdrawal and erasure (which take it too), so nothing is
     stored for someone who left meanwhile, and against every other write to the participant's responses
-    (which all come through here), so the response can be created without a race.
+    (which all come through here), so the response can be created without a race. The participant's row is
+    locked before the schedule row, in the order of every other writer (tests/.../test_lock_order.py).
     """
     locked = _locked_schedule(participant=participant, wave_key=wave_key)
     if locked is None:
