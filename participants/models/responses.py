@@ -87,8 +87,11 @@ class Submission(models.Model):
     submission_id = models.UUIDField(unique=True)
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="submissions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # SHA-256 of the canonical request: the same id with another body is a conflict, not a retry.
+    # Keyed digests (server key ring) of the canonical request, whole and without its answers: the same id
+    # with another request is a conflict, not a retry. The whole one is emptied once the response is sealed
+    # (it could be matched against guessed answers); the envelope stays (participants/responses/services.py).
     body_digest = models.CharField(max_length=64)
+    envelope_digest = models.CharField(max_length=64, blank=True, default="")
     result = models.JSONField(help_text="The answer given the first time; it holds no answers.")
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -62,14 +62,31 @@ class InvalidAnswers(DomainError):
     code = "invalid_answers"
 
 
-SEALED_DIGEST = ""  # page digests are dropped once the response is sealed
+SEALED_DIGEST = ""  # body digests are dropped once the response is sealed
 
 
-def _digest(payload: dict[str, Any]) -> str:
+def _digest(payload: dict[str, Any], *, purpose: str = "submission") -> str:
     """A keyed digest of the request: a plain hash of a page with few possible answers could be reversed
-    from a database dump by trying them all. Dropped (SEALED_DIGEST) once the response is sealed."""
+    from a database dump by trying them all."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return keyring().blind_index(canonical, purpose="submission")
+    return keyring().blind_index(canonical, purpose=purpose)
+
+
+@dataclass(frozen=True)
+class _Digests:
+    """What a reused submission id is compared with: the whole request (``body``), kept while the response
+    is unfinished, and the request without its answers (``envelope``: kind, participant, wave, section,
+    language, completing or not), kept for good. Once the response is sealed its body digests are dropped
+    (SEALED_DIGEST): whoever holds the server's keys could match a page with few possible answers against
+    guesses, and so read what was sealed."""
+
+    body: str
+    envelope: str
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> _Digests:
+        envelope = {name: value for name, value in payload.items() if name != "answers"}
+        return cls(_digest(payload), _digest(envelope, purpose="submission-envelope"))
 
 
 def _draft_aad(response: Response, pseudonym: str) -> bytes:
@@ -313,13 +330,22 @@ def _lock_target(*, participant: Participant, wave_key: str, language: str) -> _
     )  # fmt: skip
 
 
-def _replay(submission_id: UUID, digest: str, participant: Participant) -> Result | None:
+def _is_same_request(earlier: Submission, digests: _Digests) -> bool:
+    """Whether a reused id carries the request first sent under it. After sealing only the envelope can be
+    compared: a retry with changed answers then gets the first result, and the sealed response stays as it
+    was. Submissions stored before envelopes were kept have none, and compare as before (equal)."""
+    if earlier.body_digest != SEALED_DIGEST:
+        return earlier.body_digest == digests.body
+    return earlier.envelope_digest in (digests.envelope, "")
+
+
+def _replay(submission_id: UUID, digests: _Digests, participant: Participant) -> Result | None:
     earlier = Submission.objects.filter(submission_id=submission_id).select_related("response").first()
     if earlier is None:
         return None
     if earlier.response.participant_id != participant.pk:
         raise SubmissionConflict("This submission_id belongs to another request; nothing was changed.")
-    if earlier.body_digest not in (digest, SEALED_DIGEST):
+    if not _is_same_request(earlier, digests):
         raise SubmissionConflict(
             "This submission_id was already used for a different request; nothing was changed."
         )
@@ -328,8 +354,8 @@ def _replay(submission_id: UUID, digest: str, participant: Participant) -> Resul
 
 
 def _idempotent(
-    *, participant: Participant, wave_key: str, submission_id: UUID, kind: str, digest: str, language: str,
-    work: Callable[[_Target], Result],
+    *, participant: Participant, wave_key: str, submission_id: UUID, kind: str, digests: _Digests,
+    language: str, work: Callable[[_Target], Result],
 ) -> Result:  # fmt: skip
     """Run ``work`` once per ``submission_id``: a retry, or a copy that waited for the lock, gets the stored
     result of the first; the same id with another body is refused.
@@ -343,21 +369,23 @@ def _idempotent(
         with transaction.atomic():
             target = _lock_target(participant=participant, wave_key=wave_key, language=language)
             if target.response.status == Response.Status.COMPLETED:
-                replay = _replay(submission_id, digest, participant)
+                replay = _replay(submission_id, digests, participant)
                 if replay is not None:
                     return replay
             result = {**work(target), "submission_id": str(submission_id), "replayed": False}
+            sealed = target.response.status == Response.Status.COMPLETED
             Submission.objects.create(
-                submission_id=submission_id, response=target.response, kind=kind, body_digest=digest,
+                submission_id=submission_id, response=target.response, kind=kind,
+                body_digest=SEALED_DIGEST if sealed else digests.body, envelope_digest=digests.envelope,
                 result=result,
             )  # fmt: skip
     except IntegrityError:
-        replay = _replay(submission_id, digest, participant)
+        replay = _replay(submission_id, digests, participant)
         if replay is None:
             raise SubmissionConflict("This submission_id is in use by another request.") from None
         return replay
     except DomainError:
-        replay = _replay(submission_id, digest, participant)
+        replay = _replay(submission_id, digests, participant)
         if replay is None:
             raise
         return replay
@@ -374,7 +402,7 @@ def page_submit(
     same transaction, so a phone on a poor connection finishes in one round trip.
     """
     language = language or participant.preferred_language
-    digest = _digest(
+    digests = _Digests.of(
         {"kind": "page", "participant": participant.pseudonym, "wave": wave_key, "section": section,
          "answers": answers, "language": language, "complete": complete}
     )  # fmt: skip
@@ -420,7 +448,7 @@ def page_submit(
 
     return _idempotent(
         participant=participant, wave_key=wave_key, submission_id=submission_id, kind=Submission.Kind.PAGE,
-        digest=digest, language=language, work=work,
+        digests=digests, language=language, work=work,
     )  # fmt: skip
 
 
@@ -483,7 +511,7 @@ def _seal(target: _Target, *, answers: validation.Answers) -> Result:
 
 def response_complete(*, participant: Participant, wave_key: str, submission_id: UUID) -> Result:
     """Validate the whole response, seal it to the study's newest key, and drop the draft."""
-    digest = _digest({"kind": "complete", "participant": participant.pseudonym, "wave": wave_key})
+    digests = _Digests.of({"kind": "complete", "participant": participant.pseudonym, "wave": wave_key})
 
     def work(target: _Target) -> Result:
         response = target.response
@@ -502,7 +530,7 @@ def response_complete(*, participant: Participant, wave_key: str, submission_id:
 
     return _idempotent(
         participant=participant, wave_key=wave_key, submission_id=submission_id, kind=Submission.Kind.COMPLETE,
-        digest=digest, language=participant.preferred_language, work=work,
+        digests=digests, language=participant.preferred_language, work=work,
     )  # fmt: skip
 
 

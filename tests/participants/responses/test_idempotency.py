@@ -135,6 +135,55 @@ def test_a_submission_id_is_bound_to_its_whole_request(
     assert (Submission.objects.count(), Response.objects.get().status) == (2, "in_progress")
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(page_body("work", WORK), id="another-section"),
+        pytest.param(page_body("family", FAMILY, language="en"), id="another-language"),
+        pytest.param({**page_body("family", FAMILY), "complete": True}, id="now-completing"),
+        pytest.param(None, id="a-completion"),
+    ],
+)
+def test_after_sealing_a_submission_id_is_still_bound_to_its_request_without_its_answers(
+    wave: Wave, study_key: Any, amira: APIClient, other: dict[str, Any] | None
+) -> None:
+    # given a sealed response, whose page digests were dropped
+    submission_id = str(uuid.uuid4())
+    first = post_page(amira, wave, "family", FAMILY, submission_id=submission_id)
+    post_page(amira, wave, "work", WORK)
+    assert post_complete(amira, wave).status_code == 200
+    assert Submission.objects.get(submission_id=submission_id).body_digest == ""
+    # when the first page's id comes back with another request
+    if other is None:
+        response = amira.post(complete_url(wave), {"submission_id": submission_id}, format="json")
+    else:
+        response = amira.post(answers_url(wave), {**other, "submission_id": submission_id}, format="json")
+    # then it is refused; the same request, even with other answers, gets its first result (after sealing
+    # nothing is kept that answers could be compared with, and the sealed response does not change)
+    assert (response.status_code, response.json()["code"]) == (409, "submission_id_reused")
+    same = post_page(amira, wave, "family", {"Q1": "2", "Q49": 10}, submission_id=submission_id)
+    assert (same.status_code, same.json()) == (200, {**first.json(), "replayed": True})
+    assert Submission.objects.count() == 3
+
+
+def test_a_completing_page_keeps_no_digest_of_its_answers_and_its_retry_still_replays(
+    wave: Wave, study_key: Any, amira: APIClient
+) -> None:
+    # given the last page, sent with "complete"
+    post_page(amira, wave, "family", FAMILY)
+    submission_id = str(uuid.uuid4())
+    body = {**page_body("work", WORK, submission_id=submission_id), "complete": True}
+    first = amira.post(answers_url(wave), body, format="json")
+    assert first.json()["status"] == "completed"
+    # when it is retried, and then sent again as a page that does not complete
+    retry = amira.post(answers_url(wave), body, format="json")
+    not_completing = post_page(amira, wave, "work", WORK, submission_id=submission_id)
+    # then
+    assert Submission.objects.get(submission_id=submission_id).body_digest == ""
+    assert (retry.status_code, retry.json()) == (200, {**first.json(), "replayed": True})
+    assert (not_completing.status_code, not_completing.json()["code"]) == (409, "submission_id_reused")
+
+
 def test_a_page_with_another_participants_submission_id_is_a_conflict(
     wave: Wave, study_key: Any, amira: APIClient, bashir: APIClient, bashir_participant: Participant
 ) -> None:
