@@ -594,12 +594,14 @@ def study_key_register(*, study: Study, public_key_pem: str, suite: str, label: 
     except sealing.SealingError as error:
         raise DomainError(f"Not a public key for {suite}: {error}", field="public_key_pem") from None
     fingerprint = sealing.fingerprint(public_key)
-    if StudyKey.objects.filter(fingerprint=fingerprint).exists():
-        raise Conflict("This key is registered already.", field="public_key_pem")
-    key = StudyKey.objects.create(
-        study=study, suite=suite, public_key_pem=sealing.public_key_to_pem(public_key), fingerprint=fingerprint,
-        label=label[:200], registered_by=by,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():  # the unique fingerprint decides, also between two registrations at once
+            key = StudyKey.objects.create(
+                study=study, suite=suite, public_key_pem=sealing.public_key_to_pem(public_key),
+                fingerprint=fingerprint, label=label[:200], registered_by=by,
+            )  # fmt: skip
+    except IntegrityError:
+        raise Conflict("This key is registered already.", field="public_key_pem") from None
     audit_record(
         action=AuditEntry.Action.STUDY_KEY_REGISTERED,
         actor=by,

@@ -21,7 +21,7 @@ from participants.crypto import sealing
 from participants.models import AuditEntry, Participant, Response, StudyKey
 from participants.responses.opening import open_response
 from surveys.models import Study, Wave
-from tests.participants.responses.conftest import answer_fully, post_complete, post_page
+from tests.participants.responses.conftest import answer_fully, post_complete, post_page, run_together
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -76,6 +76,27 @@ def test_a_study_admin_registers_a_public_key(study: Study, sara: APIClient, sar
     entry = AuditEntry.objects.get(action=AuditEntry.Action.STUDY_KEY_REGISTERED)
     assert (entry.actor_id, entry.study_id) == (sara_user.pk, study.pk)
     assert entry.details == {"fingerprint": fingerprint, "suite": sealing.DEFAULT_SUITE}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_key_registered_by_many_requests_at_once_is_stored_once_and_the_others_are_told(
+    study: Study, sara_user: User
+) -> None:
+    # given eight requests registering one key, each on its own connection
+    pem = _pem(sealing.generate_keypair()[1])
+
+    def register() -> Any:
+        client = APIClient(raise_request_exception=False)
+        client.force_authenticate(sara_user)
+        return client.post(keys_url(study), {"public_key_pem": pem, "label": "twice"}, format="json")
+
+    # when they arrive together
+    replies = run_together(8, register)
+    # then
+    assert sorted(getattr(reply, "status_code", reply) for reply in replies) == [201] + [409] * 7
+    assert {reply.json()["code"] for reply in replies if reply.status_code == 409} == {"conflict"}
+    assert StudyKey.objects.count() == 1
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.STUDY_KEY_REGISTERED).count() == 1
 
 
 def test_a_study_admin_lists_the_studys_keys_newest_first(study: Study, sara: APIClient) -> None:
