@@ -50,6 +50,10 @@ class SubmissionConflict(Conflict):
     code = "submission_id_reused"
 
 
+class WrongVersion(Conflict):
+    code = "wrong_version"
+
+
 class InvalidAnswers(DomainError):
     """400 with one entry per problem: variable, code, message (participant's language), detail."""
 
@@ -146,6 +150,16 @@ def _check_answerable(*, participant: Participant, wave: Wave, has_key: bool) ->
         raise NoStudyKey(
             "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
         )
+
+
+def answering_version(*, participant: Participant, wave: Wave) -> QuestionnaireVersion | None:
+    """The version the participant answers the wave with: the one their response was started on (answers are
+    checked against it and sealed with it, also after the wave moved to a newer version), else the wave's."""
+    started = Response.objects.filter(participant=participant, wave=wave).values_list("version_id", flat=True)
+    version_id = started.first()
+    if version_id is None or version_id == wave.questionnaire_version_id:
+        return wave.questionnaire_version
+    return QuestionnaireVersion.objects.select_related("questionnaire__study").get(pk=version_id)
 
 
 def wave_of(participant: Participant, wave_key: str) -> Wave:
@@ -394,27 +408,34 @@ def _idempotent(
 
 def page_submit(
     *, participant: Participant, wave_key: str, submission_id: UUID, section: str, answers: dict[str, Any],
-    language: str | None = None, complete: bool = False,
+    language: str | None = None, complete: bool = False, version: int | None = None,
 ) -> Result:  # fmt: skip
-    """Validate one page against the wave's version and keep it in the (encrypted) draft.
+    """Validate one page against the response's version and keep it in the (encrypted) draft.
 
     With ``complete`` the page is the last one: the whole response is validated once and sealed in the
-    same transaction, so a phone on a poor connection finishes in one round trip.
+    same transaction, so a phone on a poor connection finishes in one round trip. ``version``, when the
+    phone sends it, is the version its questionnaire showed: answers given to another one are refused.
     """
     language = language or participant.preferred_language
     digests = _Digests.of(
         {"kind": "page", "participant": participant.pseudonym, "wave": wave_key, "section": section,
-         "answers": answers, "language": language, "complete": complete}
+         "answers": answers, "language": language, "complete": complete, "version": version}
     )  # fmt: skip
 
     def work(target: _Target) -> Result:
         response = target.response
         if response.status == Response.Status.COMPLETED:
             raise NotAnswerable("This wave is already completed; its answers are sealed.")
-        version = validation.compiled_version(response.version)
-        if section not in version.sections:
+        if version is not None and version != response.version_id:
+            raise WrongVersion(
+                f"These answers were given to questionnaire version {version}, but this wave is answered with "
+                f"version {response.version_id}: fetch the questionnaire again.",
+                field="version",
+            )
+        compiled = validation.compiled_version(response.version)
+        if section not in compiled.sections:
             raise DomainError(f"'{section[:64]}' is not a section of this questionnaire.", field="section")
-        page = version.section_questions(section)
+        page = compiled.section_questions(section)
         on_page = {question.variable for question in page}
         errors = [
             validation.AnswerError(
@@ -429,20 +450,20 @@ def page_submit(
         merged = {name: value for name, value in draft_answers(response).items() if name not in on_page}
         merged.update({name: value for name, value in answers.items() if name in on_page})
         response.language = language
-        checked = list(version.questions) if complete else page
+        checked = list(compiled.questions) if complete else page
         normalized, problems = validation.validate(
-            version, answers=merged, questions=checked, language=language
+            compiled, answers=merged, questions=checked, language=language
         )
         if errors or problems:
             raise InvalidAnswers(errors + problems)
         response.sections_submitted = [
-            key for key in version.sections if key in {*response.sections_submitted, section}
+            key for key in compiled.sections if key in {*response.sections_submitted, section}
         ]
         if complete:
             return _seal(target, answers=normalized)
         _store_draft(response, normalized)
         target.response_save(["draft_encrypted", "sections_submitted", "language", "updated_at"])
-        remaining = [key for key in version.sections if key not in response.sections_submitted]
+        remaining = [key for key in compiled.sections if key not in response.sections_submitted]
         return {"status": "accepted", "response_id": response.pk, "section": section,
                 "sections_submitted": response.sections_submitted, "next_section": remaining[0] if remaining else None}  # fmt: skip
 

@@ -53,6 +53,11 @@ class PageInput(serializers.Serializer):  # type: ignore[type-arg]
     complete = serializers.BooleanField(
         default=False, help_text="This is the last page: validate everything and seal the response in one go."
     )
+    version = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="The version_id of the questionnaire the answers were given to; another one is refused "
+        "(409 wrong_version).",
+    )  # fmt: skip
 
 
 class CompleteInput(serializers.Serializer):  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from backend.errors import NotFound
 from participants.models import ConsentText, Withdrawal
+from participants.responses.services import answering_version
 from participants.services import access, contacts, register
 from participants.throttles import AccessCodeGlobalThrottle, AccessCodeThrottle
 from participants.views.common import ERRORS, IsParticipant, validated
@@ -208,15 +209,15 @@ class MyQuestionnaireApi(APIView):
         tags=["participant"],
     )  # fmt: skip
     def get(self, request: Request, wave_key: str) -> HttpResponse:
-        """The questionnaire of one of your waves, in your language, as compact as it gets."""
+        """The questionnaire of one of your waves, in your language, as compact as it gets: the version your
+        answers to the wave were started on, else the wave's current one."""
         participant = request.user.participant
         wave = (
             Wave.objects.select_related("questionnaire_version__questionnaire__study")
             .filter(study_id=participant.study_id, key=wave_key)
             .first()
         )
-        if wave is None or wave.questionnaire_version is None:
+        version = None if wave is None else answering_version(participant=participant, wave=wave)
+        if version is None:
             raise NotFound(f"Your study has no wave '{wave_key[:64]}' with a questionnaire.")
-        return questionnaire_response(
-            request, wave.questionnaire_version, preferred_language=participant.preferred_language
-        )
+        return questionnaire_response(request, version, preferred_language=participant.preferred_language)

@@ -198,6 +198,7 @@ def _candidate_payloads(
         "wave": wave_key,
         "section": section,
         "language": language,
+        "version": None,  # what the tests' phones send; the web client sends the version it showed
     }
     return [{**base, "answers": answers, "complete": complete} for complete in (False, True)]
 
