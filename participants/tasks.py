@@ -16,9 +16,10 @@ from celery import Task, shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from participants.models import ParticipantWave, Response
+from participants.models import ParticipantWave
 from participants.reminders import providers
 from participants.reminders import services as reminders
+from participants.reminders.schedules import schedule_closed_unanswered
 
 logger = logging.getLogger(__name__)
 REMINDER_MAX_RETRIES = 5
@@ -148,11 +149,8 @@ def schedules_advance(limit: int = 1000) -> int:
             if ParticipantWave.objects.filter(pk=schedule.pk, status=schedule.status).update(
                 status=ParticipantWave.Status.MISSED
             ):
-                Response.objects.filter(
-                    participant_id=schedule.participant_id,
-                    wave_id=schedule.wave_id,
-                    status=Response.Status.IN_PROGRESS,
-                ).delete()
+                schedule.status = ParticipantWave.Status.MISSED
+                schedule_closed_unanswered(schedule=schedule)
                 reminders.reminders_cancel(schedule=schedule, reason="window closed")
                 closed += 1
     if opened == limit or closed == limit:

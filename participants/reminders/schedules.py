@@ -21,6 +21,8 @@ from participants.models import Participant, ParticipantWave
 from surveys.models import Wave
 
 SWEDEN = "Europe/Stockholm"
+# Final outcomes without an answer: a row moved to one of them never gets its draft submitted.
+UNANSWERED = frozenset({ParticipantWave.Status.MISSED, ParticipantWave.Status.WITHDRAWN})
 
 
 class WaveNotOpen(Conflict):
@@ -99,15 +101,23 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
             if row is not None and row.status != ParticipantWave.Status.MISSED:  # a missed wave stays missed
                 row.status = ParticipantWave.Status.WITHDRAWN
                 row.save(update_fields=["status", "updated_at"])
+                schedule_closed_unanswered(schedule=row)
                 updated += 1
             continue
         if window is None:
             if row is not None:  # the anchor date was removed: nothing to schedule until it is known again
+                # Its draft stays: the date may be entered again and the window reopen (if it is then past,
+                # the row comes back missed and the draft goes with it).
                 row.delete()
                 removed += 1
             continue
         fields = {"anchor_date": window.anchor_date, "opens_at": window.opens_at, "closes_at": window.closes_at,
                   "time_zone": window.time_zone, "status": status_at(window, now)}  # fmt: skip
+        # A changed date put the window in the past (a row created missed may have a draft kept from before its
+        # anchor date was removed).
+        closing = fields["status"] == ParticipantWave.Status.MISSED and (
+            row is None or row.status != fields["status"]
+        )
         if row is None:
             row = ParticipantWave.objects.create(participant=participant, wave=wave, **fields)
             created += 1
@@ -116,8 +126,23 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
                 setattr(row, name, value)
             row.save()
             updated += 1
+        if closing:
+            schedule_closed_unanswered(schedule=row)
         reminders_plan(schedule=row, now=now)
     return SyncResult(created, updated, removed)
+
+
+def schedule_closed_unanswered(*, schedule: ParticipantWave) -> int:
+    """The row has just been moved to missed or withdrawn, in the caller's transaction: its draft goes too.
+
+    Drafts live only while the wave can still be answered: its window closed, or the participant withdrew
+    and will not answer. Only the in-progress response is deleted; a completed (sealed) one never is.
+    """
+    from participants.responses.services import drafts_delete_for  # that module imports this one
+
+    if schedule.status not in UNANSWERED:
+        raise ValueError(f"Schedule {schedule.pk} is {schedule.status}, not missed or withdrawn.")
+    return drafts_delete_for(participant=schedule.participant, wave=schedule.wave)
 
 
 def check_schedule_open(

@@ -26,6 +26,7 @@ from participants.models import (
     InterventionType,
     Municipality,
     Participant,
+    ParticipantWave,
     Residence,
     Site,
     StatusChange,
@@ -387,14 +388,18 @@ def participant_withdraw(
         )
     participant.save(update_fields=["contact_stopped_at", "status"])
     reminders_cancel_for_participant(participant=participant, reason="participant withdrew")
-    schedules_sync(participant=participant)
     audit_record(
         action=AuditEntry.Action.WITHDRAWN, actor=by,
         actor_participant=participant.pseudonym if by_participant else "", study=participant.study,
         participant=participant.pseudonym, details={"scope": scope},
     )  # fmt: skip
     if scope == Withdrawal.Scope.ERASE:
+        # Erased before the rows are marked withdrawn (which deletes their drafts), so that the erasure counts
+        # the drafts too. The schedule rows are locked first, in every writer's order: participant, schedule
+        # rows, responses (schedules_advance takes the last two, and would deadlock with the other order).
+        list(ParticipantWave.objects.select_for_update().filter(participant=participant).values_list("pk"))
         participant_erase(participant=participant, by=by, by_participant=by_participant)
+    schedules_sync(participant=participant)
     return withdrawal
 
 
