@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from backend.errors import DomainError
+from backend.parsers import UnpairedSurrogate
 
 
 def validated(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -24,6 +25,12 @@ def validated(serializer_class: type, data: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_payload(), status=exc.status_code)
+    if isinstance(exc, exceptions.ParseError):
+        # A body that cannot be read: the problem format, naming where when the parser knows it.
+        problem: dict[str, Any] = {"detail": str(exc.detail), "code": exc.get_codes()}
+        if isinstance(exc, UnpairedSurrogate) and exc.field:
+            problem["field"] = exc.field
+        return Response(problem, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)

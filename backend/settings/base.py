@@ -96,6 +96,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.api.exception_handler",
+    # DRF's JSON parser, refusing unpaired surrogate escapes (backend/parsers.py), then DRF's form parsers.
+    "DEFAULT_PARSER_CLASSES": [
+        "backend.parsers.ProjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": "120/minute",
         "user": "600/minute",
