@@ -23,6 +23,7 @@ from django.utils import timezone
 from backend.errors import Conflict, DomainError, NotFound
 from participants.audit import audit_record
 from participants.crypto import sealing
+from participants.crypto.keyring import KeyRing
 from participants.keys import keyring
 from participants.models import AuditEntry, Participant, ParticipantWave, Response, StudyKey, Submission
 from participants.reminders.schedules import (
@@ -112,6 +113,36 @@ def _store_draft(response: Response, answers: validation.Answers) -> None:
     response.draft_encrypted = keyring().encrypt_text(
         plaintext, associated_data=_draft_aad(response, response.participant.pseudonym)
     )
+
+
+def drafts_rotate_keys(*, ring: KeyRing, batch_size: int = 500) -> int:
+    """Re-encrypt every unfinished response's draft not yet under the ring's newest key; how many were.
+
+    Reads the drafts in batches by id, never all at once. Each write is conditional on the token read: a page
+    submitted meanwhile has written a newer draft (its answers include the older ones), which is kept rather
+    than overwritten with the older answers; the next run rotates it if it still needs it.
+    """
+    drafts = (
+        Response.objects.filter(status=Response.Status.IN_PROGRESS)
+        .exclude(draft_encrypted="")
+        .select_related("participant")
+        .only("draft_encrypted", "participant__pseudonym")
+        .order_by("pk")
+    )
+    rotated, after = 0, 0
+    while batch := list(drafts.filter(pk__gt=after)[:batch_size]):
+        after = batch[-1].pk
+        with transaction.atomic():
+            for response in batch:
+                token = response.draft_encrypted
+                if not ring.needs_rotation(token):
+                    continue
+                aad = _draft_aad(response, response.participant.pseudonym)
+                # A completed response has no draft, so matching the token also means "still in progress".
+                rotated += Response.objects.filter(pk=response.pk, draft_encrypted=token).update(
+                    draft_encrypted=ring.rotate(token, associated_data=aad)
+                )
+    return rotated
 
 
 def active_key(study: Study) -> StudyKey | None:

@@ -1,4 +1,8 @@
-"""Contact details: validated, normalised, encrypted; every view and change audited."""
+"""Contact details: validated, normalised, encrypted; every view and change audited.
+
+Also the rotation of the server key ring (``contacts_rotate_keys``), which covers the other values under it:
+unfinished response drafts (``drafts_rotate_keys`` in the responses services).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from backend.errors import Conflict, DomainError
 from participants.audit import audit_record
 from participants.keys import associated_data, keyring
 from participants.models import AuditEntry, Channel, ContactProfile, Participant, PhoneNumber
+from participants.responses.services import drafts_rotate_keys
 
 PHONE_PURPOSE = "phone"
 EMAIL_PURPOSE = "email"
@@ -220,9 +225,9 @@ def contact_view(
 
 
 def contacts_rotate_keys(*, batch_size: int = 500) -> dict[str, int]:
-    """Re-encrypt every contact value not yet under the newest key; safe to run again."""
+    """Re-encrypt every contact value and draft not yet under the newest key; safe to run again."""
     ring = keyring()
-    counts = {"phone": 0, "name": 0, "email": 0}
+    counts = {"phone": 0, "name": 0, "email": 0, "draft": 0}
     for phone in PhoneNumber.objects.select_related("participant").iterator(chunk_size=batch_size):
         if ring.needs_rotation(phone.number_encrypted):
             aad = associated_data("phone", phone.participant.pseudonym)
@@ -240,5 +245,6 @@ def contacts_rotate_keys(*, batch_size: int = 500) -> dict[str, int]:
                 counts[column] += 1
         if updates:
             ContactProfile.objects.filter(pk=profile.pk).update(**updates)
+    counts["draft"] = drafts_rotate_keys(ring=ring, batch_size=batch_size)
     audit_record(action=AuditEntry.Action.KEYS_ROTATED, details={"primary_key_id": ring.primary_id, **counts})
     return counts

@@ -78,16 +78,16 @@ def test_rotation_re_encrypts_every_value_under_the_new_key_and_contacts_still_d
 
         # then
         assert keyring().primary_id == "test3"
-        assert output == "Re-encrypted under key 'test3': 3 phone, 2 name, 1 email."
+        assert output == "Re-encrypted under key 'test3': 3 phone, 2 name, 1 email, 0 draft."
         assert len(_stored_tokens()) == 6
         assert all(token.startswith("v1.test3.") for token in _stored_tokens())
         assert (contacts.contact_decrypt(layla), contacts.contact_decrypt(amira_participant)) == before
-        assert _rotate() == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email."
+        assert _rotate() == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email, 0 draft."
 
     rotated = AuditEntry.objects.filter(action=AuditEntry.Action.KEYS_ROTATED).order_by("pk")
     assert [entry.details for entry in rotated] == [
-        {"primary_key_id": "test3", "phone": 3, "name": 2, "email": 1},
-        {"primary_key_id": "test3", "phone": 0, "name": 0, "email": 0},
+        {"primary_key_id": "test3", "phone": 3, "name": 2, "email": 1, "draft": 0},
+        {"primary_key_id": "test3", "phone": 0, "name": 0, "email": 0, "draft": 0},
     ]
 
 

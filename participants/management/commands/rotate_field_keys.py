@@ -8,8 +8,9 @@ from participants.services.contacts import contacts_rotate_keys
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt all contact details under the newest key of FIELD_ENCRYPTION_KEYS (the first one). "
-        "Safe to run again; run it after adding a new key, before removing an old one."
+        "Re-encrypt all contact details and unfinished response drafts under the newest key of "
+        "FIELD_ENCRYPTION_KEYS (the first one). Safe to run again; run it after adding a new key, before "
+        "removing an old one."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
