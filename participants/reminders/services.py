@@ -18,6 +18,7 @@ from participants.models import (
     Reminder,
     ReminderClaim,
     ReminderPolicy,
+    StudyKey,
 )
 from participants.reminders import messages as reminder_messages
 
@@ -27,6 +28,9 @@ STUCK_AFTER = datetime.timedelta(minutes=15)
 # How long a claim keeps its reminders from being handed out again: a task not run by then was lost.
 LEASE = STUCK_AFTER
 CLAIM_LOCK = 0x52454D49  # pg_advisory_xact_lock key of the reminder dispatch ("REMI")
+# How long an invitation waits before it looks again for the study's public key (without one, the wave
+# cannot be answered: responses could not be sealed).
+NO_KEY_RETRY = datetime.timedelta(hours=1)
 
 
 def policy_for(schedule: ParticipantWave) -> ReminderPolicy:
@@ -409,6 +413,13 @@ def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | No
             stop = "window closed before it could be sent"
         if stop:
             Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.CANCELLED, outcome=stop)
+            return None
+        if not StudyKey.objects.filter(study_id=participant.study_id, retired_at=None).exists():
+            _postpone(
+                reminder,
+                now + NO_KEY_RETRY,
+                "postponed: the study has no public key, the wave cannot be answered",
+            )
             return None
         policy = policy_for(schedule)
         zone = local_zone(participant, now)

@@ -1,7 +1,7 @@
 """Helpers for the schedule and reminder tests: a stopped clock, waves, enrollment on a given day, answering.
 
 The personas, the study, its published version, the pre-departure ``wave`` and the research key
-(``study_key``) come from tests/conftest.py. Time stands still in these tests (``clock``): windows, quiet
+(``study_key``, registered for every test here) come from tests/conftest.py. Time stands still in these tests (``clock``): windows, quiet
 hours and weekly limits are asserted to the exact instant, in UTC.
 """
 
@@ -61,6 +61,13 @@ class Clock:
 
     def shift(self, delta: datetime.timedelta) -> datetime.datetime:
         return self.move_to(self.now + delta)
+
+
+@pytest.fixture(autouse=True)
+def research_key(study_key: Any) -> Any:
+    """The study has its public key: without one nobody can answer, so no invitation goes out (a test retires
+    it to see that)."""
+    return study_key
 
 
 @pytest.fixture

@@ -17,9 +17,19 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from participants.models import ConsentText, Participant, PhoneNumber, Reminder, ReminderClaim, Site
+from participants.crypto import sealing
+from participants.models import (
+    ConsentText,
+    Participant,
+    PhoneNumber,
+    Reminder,
+    ReminderClaim,
+    Site,
+    StudyKey,
+)
 from participants.reminders import services as reminders
 from participants.reminders.messages import render
+from participants.responses import services as response_services
 from participants.services import contacts, register
 from surveys.models import Wave
 from tests.participants.reminders.conftest import (
@@ -254,6 +264,31 @@ def test_a_reminder_whose_window_closed_before_it_could_be_sent_is_cancelled_not
     assert (invitation.status, invitation.outcome, invitation.sent_at) == (
         "cancelled", "window closed before it could be sent", None,
     )  # fmt: skip
+
+
+def test_an_invitation_waits_while_the_study_has_no_public_key_and_goes_out_once_one_is_registered(
+    clock: Clock, wave: Wave, amira_p: Participant, research_key: StudyKey, sara_user: User
+) -> None:
+    # given the study's only key was retired: nobody could answer, a response could not be sealed
+    response_services.study_key_retire(key=research_key, by=sara_user)
+    invitation = reminder_of(amira_p, wave, "invitation")
+    assert claim(T0) == [invitation.pk]
+    # when the worker takes the invitation, it is put back for an hour, not sent
+    assert reminders.reminder_begin(reminder_id=invitation.pk, now=T0) is None
+    retry_at = T0 + reminders.NO_KEY_RETRY
+    assert _row(invitation) == (
+        "pending", retry_at, "postponed: the study has no public key, the wave cannot be answered",
+    )  # fmt: skip
+    assert invitation.sent_at is None
+    assert send_due(retry_at) == []
+    # then once a new key is registered, the next try sends it
+    response_services.study_key_register(
+        study=wave.study, public_key_pem=sealing.public_key_to_pem(sealing.generate_keypair()[1]),
+        suite=sealing.DEFAULT_SUITE, label="2027 key", by=sara_user,
+    )  # fmt: skip
+    later = retry_at + reminders.NO_KEY_RETRY
+    clock.move_to(later)
+    assert send_due(later) == [("invitation", 0)]
 
 
 # --- conditional transitions ----------------------------------------------------------------------------------
