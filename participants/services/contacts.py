@@ -134,9 +134,11 @@ def contact_set(
     check_not_erased(participant)
     profile, _ = ContactProfile.objects.get_or_create(participant=participant)
     changed: list[str] = []
+    columns: list[str] = []
     if name is not None:
         profile.name_encrypted = _encrypt(participant, "name", name.strip()) if name.strip() else ""
         changed.append("name")
+        columns.append("name_encrypted")
     if email is not None:
         if email.strip():
             normalized = normalize_email(email)
@@ -145,16 +147,20 @@ def contact_set(
         else:
             profile.email_encrypted = profile.email_blind_index = ""
         changed.append("email")
+        columns += ["email_encrypted", "email_blind_index"]
     if preferred_channel is not None:
         if preferred_channel not in Channel.values:
             raise DomainError(f"Unknown channel '{preferred_channel}'.", field="preferred_channel")
         profile.preferred_channel = preferred_channel
         changed.append("preferred_channel")
+        columns.append("preferred_channel")
     if whatsapp_opt_in is not None:
         profile.whatsapp_opt_in = whatsapp_opt_in
         changed.append("whatsapp_opt_in")
-    profile.save()
+        columns.append("whatsapp_opt_in")
     if changed:
+        # Only the columns given: a concurrent change of another one (or the key rotation) is not undone.
+        profile.save(update_fields=[*columns, "updated_at"])
         audit_record(
             action=AuditEntry.Action.CONTACT_CHANGED,
             actor=by,
@@ -228,23 +234,22 @@ def contacts_rotate_keys(*, batch_size: int = 500) -> dict[str, int]:
     """Re-encrypt every contact value and draft not yet under the newest key; safe to run again."""
     ring = keyring()
     counts = {"phone": 0, "name": 0, "email": 0, "draft": 0}
+    # Each write is conditional on the token read, column by column: a value changed meanwhile (staff corrected
+    # an e-mail address) is newer, already under the newest key, and is kept rather than overwritten.
     for phone in PhoneNumber.objects.select_related("participant").iterator(chunk_size=batch_size):
         if ring.needs_rotation(phone.number_encrypted):
             aad = associated_data("phone", phone.participant.pseudonym)
-            PhoneNumber.objects.filter(pk=phone.pk, number_encrypted=phone.number_encrypted).update(
-                number_encrypted=ring.rotate(phone.number_encrypted, associated_data=aad)
-            )
-            counts["phone"] += 1
+            counts["phone"] += PhoneNumber.objects.filter(
+                pk=phone.pk, number_encrypted=phone.number_encrypted
+            ).update(number_encrypted=ring.rotate(phone.number_encrypted, associated_data=aad))
     for profile in ContactProfile.objects.select_related("participant").iterator(chunk_size=batch_size):
-        updates = {}
         for column in ("name", "email"):
             token = getattr(profile, f"{column}_encrypted")
             if token and ring.needs_rotation(token):
                 aad = associated_data(column, profile.participant.pseudonym)
-                updates[f"{column}_encrypted"] = ring.rotate(token, associated_data=aad)
-                counts[column] += 1
-        if updates:
-            ContactProfile.objects.filter(pk=profile.pk).update(**updates)
+                counts[column] += ContactProfile.objects.filter(
+                    pk=profile.pk, **{f"{column}_encrypted": token}
+                ).update(**{f"{column}_encrypted": ring.rotate(token, associated_data=aad)})
     counts["draft"] = drafts_rotate_keys(ring=ring, batch_size=batch_size)
     audit_record(action=AuditEntry.Action.KEYS_ROTATED, details={"primary_key_id": ring.primary_id, **counts})
     return counts

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from backend.errors import Conflict
-from participants.crypto.keyring import DecryptionError, generate_key
+from participants.crypto.keyring import DecryptionError, KeyRing, generate_key
 from participants.keys import keyring
 from participants.models import (
     AuditEntry,
@@ -105,6 +105,31 @@ def test_after_rotation_the_old_keys_can_be_dropped(layla: Participant) -> None:
     assert after == before
     assert after.phone == "+46735550100"
     assert [entry.number for entry in after.phones] == ["+46735550100", "+46701000100"]
+
+
+def test_a_contact_changed_while_the_keys_are_rotated_keeps_its_new_value(
+    layla: Participant, fatima_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given staff correct layla's e-mail address after the rotation read her row, before it writes it back
+    real_rotate = KeyRing.rotate
+
+    def rotate_while_staff_edit(ring: KeyRing, token: str, *, associated_data: bytes) -> str:
+        rotated = real_rotate(ring, token, associated_data=associated_data)
+        if associated_data == f"participants:name:{layla.pseudonym}".encode():
+            contacts.contact_set(participant=layla, email="layla.nasser@example.org", by=fatima_user)
+        return rotated
+
+    monkeypatch.setattr(KeyRing, "rotate", rotate_while_staff_edit)
+
+    # when
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC):
+        counts = contacts.contacts_rotate_keys()
+        after = contacts.contact_decrypt(layla)
+
+    # then the corrected address is kept (written under the new key), the name is rotated
+    assert (after.name, after.email) == ("Layla Nasser", "layla.nasser@example.org")
+    assert (counts["name"], counts["email"]) == (1, 0)
+    assert all(token.startswith("v1.test3.") for token in _stored_tokens())
 
 
 def test_without_rotation_dropping_the_old_keys_loses_the_contacts(layla: Participant) -> None:
