@@ -183,6 +183,11 @@ def _check_answerable(*, participant: Participant, wave: Wave, has_key: bool) ->
         )
 
 
+def started_versions(participant: Participant) -> dict[int, int]:
+    """{wave id: version id} of the waves the participant has started answering (or completed)."""
+    return dict(Response.objects.filter(participant=participant).values_list("wave_id", "version_id"))
+
+
 def answering_version(*, participant: Participant, wave: Wave) -> QuestionnaireVersion | None:
     """The version the participant answers the wave with: the one their response was started on (answers are
     checked against it and sealed with it, also after the wave moved to a newer version), else the wave's."""

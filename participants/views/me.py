@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from backend.errors import NotFound
 from participants.models import ConsentText, Withdrawal
-from participants.responses.services import answering_version
+from participants.responses.services import answering_version, started_versions
 from participants.services import access, contacts, register
 from participants.throttles import AccessCodeGlobalThrottle, AccessCodeThrottle
 from participants.views.common import ERRORS, IsParticipant, validated
@@ -191,9 +191,11 @@ class MyWavesApi(APIView):
         chain = registry.fallback_chain(
             participant.preferred_language, available=study.languages, source=study.source_language
         )
+        # A wave you started answering goes on with the version you started it on (as its questionnaire does).
+        started = started_versions(participant)
         waves = [
             {"key": wave.key, "name": text_along(wave, "name", chain)[1],
-             "questionnaire_version_id": wave.questionnaire_version_id}
+             "questionnaire_version_id": started.get(wave.pk, wave.questionnaire_version_id)}
             for wave in study.waves.order_by("position")
         ]  # fmt: skip
         return Response(MyWaveOutput(waves, many=True).data)

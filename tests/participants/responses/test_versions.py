@@ -116,3 +116,27 @@ def test_a_phone_that_sends_no_version_is_checked_against_the_responses_own(
     # then it is validated against the version the response was started on
     assert reply.status_code == 200, reply.content[:300]
     assert Response.objects.get().version_id == published.pk
+
+
+def test_the_list_of_waves_names_the_version_each_participant_answers_with(
+    wave: Wave,
+    study_key: Any,
+    published: QuestionnaireVersion,
+    sara_user: User,
+    amira: APIClient,
+    bashir: APIClient,
+) -> None:
+    # given amira started on the first version, then the wave moved to a second one
+    assert post_page(amira, wave, "family", FAMILY).status_code == 200
+    newer = _second_version(published, sara_user)
+    services.wave_update(wave=wave, questionnaire_version=newer)
+
+    # when both phones list their waves
+    def listed(client: APIClient) -> Any:
+        reply = client.get("/api/v1/me/waves/")
+        assert reply.status_code == 200, reply.content[:300]
+        return {item["key"]: item["questionnaire_version"] for item in reply.json()}
+
+    # then each is told the version its questionnaire endpoint serves
+    assert listed(amira) == {wave.key: published.pk} == {wave.key: _questionnaire_version(amira, wave)}
+    assert listed(bashir) == {wave.key: newer.pk} == {wave.key: _questionnaire_version(bashir, wave)}
