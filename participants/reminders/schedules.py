@@ -98,7 +98,11 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
             continue
         window = window_for(participant, wave)
         if withdrawn:
-            if row is not None and row.status != ParticipantWave.Status.MISSED:  # a missed wave stays missed
+            if row is None:
+                # Its anchor date was removed and its draft kept for when the date is known again: the
+                # participant withdrew, so it will not be answered; the draft goes.
+                _drafts_delete(participant=participant, wave=wave)
+            elif row.status != ParticipantWave.Status.MISSED:  # a missed wave stays missed
                 row.status = ParticipantWave.Status.WITHDRAWN
                 row.save(update_fields=["status", "updated_at"])
                 schedule_closed_unanswered(schedule=row)
@@ -138,11 +142,15 @@ def schedule_closed_unanswered(*, schedule: ParticipantWave) -> int:
     Drafts live only while the wave can still be answered: its window closed, or the participant withdrew
     and will not answer. Only the in-progress response is deleted; a completed (sealed) one never is.
     """
-    from participants.responses.services import drafts_delete_for  # that module imports this one
-
     if schedule.status not in UNANSWERED:
         raise ValueError(f"Schedule {schedule.pk} is {schedule.status}, not missed or withdrawn.")
-    return drafts_delete_for(participant=schedule.participant, wave=schedule.wave)
+    return _drafts_delete(participant=schedule.participant, wave=schedule.wave)
+
+
+def _drafts_delete(*, participant: Participant, wave: Wave) -> int:
+    from participants.responses.services import drafts_delete_for  # that module imports this one
+
+    return drafts_delete_for(participant=participant, wave=wave)
 
 
 def check_schedule_open(

@@ -1,7 +1,8 @@
 """Drafts go when the schedule row closes unanswered (missed or withdrawn), whatever moved it there.
 
 The periodic task's case (a window passing) is in tests/participants/responses/test_drafts.py; here the rows
-are moved by withdrawal and by corrected dates (``schedules_sync``). A removed anchor date keeps the draft.
+are moved by withdrawal and by corrected dates (``schedules_sync``). A removed anchor date keeps the draft,
+until the participant withdraws.
 """
 
 from __future__ import annotations
@@ -105,3 +106,21 @@ def test_a_draft_kept_after_a_removed_date_goes_when_a_date_in_the_past_is_enter
     # then the row comes back missed, without the draft
     assert schedule_of(amira_p, arrival_wave).status == "missed"
     assert _responses(amira_p) == []
+
+
+def test_a_draft_kept_after_a_removed_date_goes_when_the_participant_withdraws(
+    clock: Clock, study: Study, published: QuestionnaireVersion, arrival_wave: Wave, study_key: object,
+    amira_p: Participant, fatima_user: User,
+) -> None:  # fmt: skip
+    # given a draft kept when the arrival date was cleared, and a completed wave
+    welcome = make_wave(study, "welcome", anchor="enrollment", window_days=30, version=published)
+    complete_wave(amira_p, welcome)
+    clock.move_to(utc(2027, 1, 21, 9))
+    arrive(amira_p, datetime.date(2027, 1, 20))
+    _start(amira_p, arrival_wave)
+    arrive(amira_p, None, by=fatima_user)  # type: ignore[arg-type]
+    # when she withdraws (without erasure)
+    register.participant_withdraw(participant=amira_p, scope="stop_contact")
+    # then the draft is gone, the sealed response stays, and no row was made for the wave
+    assert _responses(amira_p) == [("welcome", "completed")]
+    assert ParticipantWave.objects.filter(participant=amira_p, wave=arrival_wave).count() == 0
