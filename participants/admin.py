@@ -12,7 +12,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.forms.models import construct_instance
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
 from backend.errors import DomainError
 from participants import selectors
@@ -228,6 +229,12 @@ class StudyKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             registered.fingerprint,
             registered.registered_at,
         )
+
+    def response_add(self, request: HttpRequest, obj: StudyKey, post_url_continue: str | None = None) -> Any:
+        if obj.pk is None:
+            # Refused by the service (the same key registered meanwhile): its message is shown, not "added".
+            return HttpResponseRedirect(reverse("admin:participants_studykey_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.action(description="Retire the selected keys (new responses use the newest active key)")
     def retire(self, request: HttpRequest, queryset: QuerySet[StudyKey]) -> None:

@@ -1,5 +1,7 @@
 """The admin renders for staff, scoped to what they may see; RTL fields are written right-to-left."""
 
+from typing import Any
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -98,6 +100,40 @@ def test_a_study_admin_registers_and_retires_a_key_in_the_admin(sara_user: User,
         "study_key.registered",
         "study_key.retired",
     ]
+
+
+def test_a_key_registered_by_another_request_meanwhile_is_refused_not_reported_added(
+    sara_user: User, study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from participants.admin import StudyKeyForm
+    from participants.crypto import sealing
+    from participants.models import StudyKey
+    from participants.responses.services import study_key_register
+
+    client = _staff_client(sara_user)
+    pem = sealing.public_key_to_pem(sealing.generate_keypair()[1])
+    real_clean = StudyKeyForm.clean
+
+    def clean_then_another_request_registers(form: StudyKeyForm) -> dict[str, Any]:
+        cleaned = real_clean(form)
+        # after the form found the key new, before the admin saves it
+        study_key_register(
+            study=study, public_key_pem=pem, suite=sealing.DEFAULT_SUITE, label="other", by=sara_user
+        )
+        return cleaned
+
+    monkeypatch.setattr(StudyKeyForm, "clean", clean_then_another_request_registers)
+    # when
+    added = client.post(
+        reverse("admin:participants_studykey_add"),
+        {"study": study.pk, "suite": sealing.DEFAULT_SUITE, "public_key_pem": pem, "label": "2027"},
+        follow=True,
+    )
+    # then the page says it was refused, and only the other request's key is stored
+    shown = [(message.level_tag, message.message) for message in added.context["messages"]]
+    assert added.status_code == 200
+    assert shown == [("error", "This key is registered already.")]
+    assert list(StudyKey.objects.values_list("label", flat=True)) == ["other"]
 
 
 def test_a_garbage_key_is_a_form_error_in_the_admin(sara_user: User, study) -> None:
