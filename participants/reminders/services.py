@@ -85,9 +85,16 @@ def _desired(schedule: ParticipantWave, policy: ReminderPolicy) -> list[tuple[st
 
 @transaction.atomic
 def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None = None) -> None:
-    """Create or move the schedule's future messages; sent ones stay as they were."""
+    """Create or move the schedule's future messages; sent ones stay as they were.
+
+    A closed window (missed) has none left to send. Messages cancelled unsent (the window closed, a slot no
+    longer fitted) come back when a corrected date reopens the window or makes the slot fit again.
+    """
     if schedule.status in ParticipantWave.FINAL:
         reminders_cancel(schedule=schedule, reason=f"schedule {schedule.status}")
+        return
+    if schedule.status == ParticipantWave.Status.MISSED:
+        reminders_cancel(schedule=schedule, reason="window closed")
         return
     policy = policy_for(schedule)
     now = now or timezone.now()
@@ -97,16 +104,23 @@ def reminders_plan(*, schedule: ParticipantWave, now: datetime.datetime | None =
         for row in Reminder.objects.select_for_update().filter(schedule=schedule)
     }
     moves: dict[int, datetime.datetime] = {}
+    revived: dict[int, datetime.datetime] = {}
     for slot, due in wanted.items():
         row = existing.get(slot)
+        # A window materialised or reopened late (arrival entered afterwards): one invitation, not a burst of
+        # overdue reminders.
+        overdue = due < now and slot[0] != Reminder.Kind.INVITATION
         if row is None:
-            if due < now and slot[0] != Reminder.Kind.INVITATION:
-                # A window materialised late (arrival entered afterwards): one invitation, not a burst of
-                # overdue reminders.
-                continue
-            Reminder.objects.create(schedule=schedule, kind=slot[0], sequence=slot[1], due_at=due)
+            if not overdue:
+                Reminder.objects.create(schedule=schedule, kind=slot[0], sequence=slot[1], due_at=due)
         elif row.status == Reminder.Status.PENDING and row.due_at != due:
             moves[row.pk] = due
+        elif row.status == Reminder.Status.CANCELLED and not overdue:
+            revived[row.pk] = due
+    for reminder_id, due in revived.items():
+        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.CANCELLED).update(
+            status=Reminder.Status.PENDING, due_at=due, outcome=""
+        )
     # One handed out to a worker goes out as it was (as before the move).
     held = reminders_handed_out(reminder_ids=list(moves), now=now) if moves else set()
     for reminder_id, due in moves.items():

@@ -17,9 +17,11 @@ from participants.models import ConsentText, Participant, Reminder, ReminderPoli
 from participants.reminders.schedules import schedules_sync
 from participants.reminders.services import policy_for, reminders_plan
 from participants.services import register
+from participants.tasks import schedules_advance
 from surveys.models import Study, Wave
 from tests.participants.reminders.conftest import (
     Clock,
+    arrive,
     claim,
     complete_wave,
     make_wave,
@@ -299,3 +301,50 @@ def test_a_completed_schedule_is_not_replanned(
     reminders_plan(schedule=schedule_of(amira_p, wave))
     assert plan_of(amira_p, wave) == before
     assert schedule_of(amira_p, wave).closes_at == CLOSES
+
+
+# --- a corrected date that reopens a closed window -----------------------------------------------------------
+
+
+def test_messages_cancelled_when_the_window_closed_come_back_when_a_corrected_date_reopens_it(
+    clock: Clock, arrival_wave: Wave, amira_p: Participant, fatima_user: User
+) -> None:
+    # given an arrival on 20 January entered on the day, and nothing sent before the window closed (19 February)
+    clock.move_to(utc(2027, 1, 20, 9))
+    arrive(amira_p, datetime.date(2027, 1, 20), by=fatima_user)
+    clock.move_to(utc(2027, 2, 20, 9))
+    schedules_advance()
+    assert {status for *_, status in plan_of(amira_p, arrival_wave)} == {"cancelled"}
+    # when on 20 February the date is corrected to 18 February: the window is [18 Feb, 20 Mar) in Stockholm
+    arrive(amira_p, datetime.date(2027, 2, 18), by=fatima_user)
+    # then the messages are planned again from the new opening, the invitation due at once
+    assert schedule_of(amira_p, arrival_wave).status == "open"
+    assert plan_of(amira_p, arrival_wave) == [
+        ("invitation", 0, utc(2027, 2, 17, 23), "pending"),
+        ("reminder", 1, utc(2027, 2, 20, 23), "pending"),
+        ("reminder", 2, utc(2027, 2, 24, 23), "pending"),
+        ("reminder", 3, utc(2027, 3, 3, 23), "pending"),
+        ("last_chance", 0, utc(2027, 3, 17, 23), "pending"),
+    ]
+    assert send_due(clock.now) == [("invitation", 0)]
+
+
+def test_a_date_entered_after_the_window_closed_plans_nothing_to_send_until_it_is_corrected(
+    clock: Clock, arrival_wave: Wave, amira_p: Participant, fatima_user: User
+) -> None:
+    # given on 1 March an arrival on 20 January is entered by mistake: that window closed on 19 February
+    clock.move_to(utc(2027, 3, 1, 9))
+    arrive(amira_p, datetime.date(2027, 1, 20), by=fatima_user)
+    assert schedule_of(amira_p, arrival_wave).status == "missed"
+    assert send_due(clock.now) == []
+    assert [status for *_, status in plan_of(amira_p, arrival_wave) if status != "cancelled"] == []
+    # when it is corrected to 26 February
+    arrive(amira_p, datetime.date(2027, 2, 26), by=fatima_user)
+    # then she is invited now; the reminder due on 1 March at midnight is not sent late
+    assert send_due(clock.now) == [("invitation", 0)]
+    assert [(kind, sequence, status) for kind, sequence, _, status in plan_of(amira_p, arrival_wave)] == [
+        ("invitation", 0, "sent"),
+        ("reminder", 2, "pending"),
+        ("reminder", 3, "pending"),
+        ("last_chance", 0, "pending"),
+    ]
