@@ -7,6 +7,7 @@ Refusing it here, with a 400 naming where it is, protects every endpoint at once
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # After parsing, a pair has become one character above U+FFFF: any surrogate left is an unpaired one.
 _LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
 _PATH_SHOWN = 200
+_UTF8 = frozenset({"utf-8", "utf-8-sig"})  # codec names, as codecs.lookup() spells them
 
 
 class UnpairedSurrogate(ParseError):
@@ -42,18 +44,36 @@ class UnpairedSurrogate(ParseError):
         )
 
 
+class UnsupportedCharset(ParseError):
+    default_code = "unsupported_charset"
+
+
 class ProjectJSONParser(JSONParser):
+    """DRF's JSON parser, for UTF-8 only (RFC 8259, section 8.1), refusing unpaired surrogate escapes.
+
+    Other charsets are refused: some (``unicode_escape``, ``utf-7``) decode bytes straight into a lone
+    surrogate, with no escape to find, and would garble the UTF-8 text phones send anyway.
+    """
+
     def parse(
         self,
         stream: IO[bytes],
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
+        charset = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        try:
+            utf8 = codecs.lookup(charset).name in _UTF8
+        except LookupError:
+            utf8 = False
+        if not utf8:
+            raise UnsupportedCharset(
+                f"charset: '{str(charset)[:40]}' is not supported; send JSON in UTF-8 (charset=utf-8, or none)."
+            )
         raw = stream.read()
         parsed = super().parse(io.BytesIO(raw), media_type, parser_context)
-        # DRF has just decoded the body with this encoding, so decoding it again succeeds.
-        text = raw.decode((parser_context or {}).get("encoding", settings.DEFAULT_CHARSET))
-        if _SURROGATE_ESCAPE.search(text):
+        # UTF-8 cannot encode a lone surrogate, so only an escape in the text can make one.
+        if _SURROGATE_ESCAPE.search(raw.decode(charset)):
             check_no_lone_surrogate(parsed)
         return parsed
 

@@ -146,6 +146,43 @@ def test_an_emoji_sent_as_a_surrogate_pair_escape_is_stored_as_the_emoji(
     assert amira.get(answers_url(text_wave)).json()["answers"]["HOPES"] == f"peace {GRINNING}"
 
 
+@pytest.mark.parametrize(
+    ("charset", "hopes"),
+    [
+        pytest.param(
+            "unicode_escape", b"\\ud800x", id="unicode_escape-decodes-an-escape-to-a-lone-surrogate"
+        ),
+        pytest.param("raw_unicode_escape", b"\\ud800x", id="raw_unicode_escape"),
+        pytest.param("utf-7", b"+2AA-", id="utf-7-spells-a-lone-surrogate-without-an-escape"),
+        pytest.param("latin-1", "Ã¤".encode("latin-1"), id="latin-1"),
+    ],
+)
+def test_a_body_in_another_charset_than_utf8_is_refused_and_nothing_is_stored(
+    text_wave: Wave, study_key: Any, amira: APIClient, charset: str, hopes: bytes
+) -> None:
+    # given a page whose text answer, in that charset, is a lone surrogate (or other text)
+    body = json.dumps(page_body("about", {**VALID_ABOUT, "HOPES": "@@"})).encode().replace(b"@@", hopes)
+    # when
+    refused = amira.generic(
+        "POST", answers_url(text_wave), body, content_type=f"application/json; charset={charset}"
+    )
+    # then
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "unsupported_charset"
+    assert refused.json()["detail"].startswith("charset: ")
+    assert (Submission.objects.count(), Response.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "utf_8"])
+def test_utf8_named_any_way_is_read(text_wave: Wave, study_key: Any, amira: APIClient, charset: str) -> None:
+    body = json.dumps(page_body("about", {**VALID_ABOUT, "HOPES": "سلام"}), ensure_ascii=False).encode()
+    taken = amira.generic(
+        "POST", answers_url(text_wave), body, content_type=f"application/json; charset={charset}"
+    )
+    assert (taken.status_code, taken.json()["status"]) == (200, "accepted")
+    assert amira.get(answers_url(text_wave)).json()["answers"]["HOPES"] == "سلام"
+
+
 def test_malformed_json_is_still_a_400_in_the_problem_format(wave: Wave, amira: APIClient) -> None:
     response = amira.post(answers_url(wave), data='{"section": ', content_type="application/json")
     assert response.status_code == 400
