@@ -8,18 +8,21 @@ from django.db.models import QuerySet
 
 from backend.errors import NotFound
 from participants.models import Participant, Site
-from surveys.models import Study
+from surveys.models import Study, StudyMembership
 from surveys.selectors import ADMINS, studies_for
 
 
 def sites_for_staff(user: Any) -> QuerySet[Site]:
     """Sites whose participants this user may enroll and contact: only the sites they are assigned to.
 
-    Nobody else sees contact details: not researchers, not study admins, not superusers.
+    Nobody else sees contact details: not researchers, not study admins, not superusers. A researcher of the
+    site's study gets nothing from an assignment either: they see answers, so never names or numbers,
+    whoever assigned them.
     """
     if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return Site.objects.none()
-    return Site.objects.filter(assignments__user=user)
+    researching = StudyMembership.objects.filter(user=user, role=StudyMembership.Role.RESEARCHER)
+    return Site.objects.filter(assignments__user=user).exclude(study__in=researching.values("study"))
 
 
 def get_site_for(user: Any, pk: Any) -> Site:

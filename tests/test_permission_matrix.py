@@ -438,6 +438,34 @@ def test_a_superuser_does_not_see_contact_details_either(world: World) -> None:
     assert panel.status_code == 200
 
 
+def test_an_assignment_to_a_site_gives_a_researcher_of_its_study_no_contact_details(
+    rita: APIClient, rita_user: User, world: World
+) -> None:
+    # given a study admin assigned the study's researcher to a site (the database allows it)
+    world.site_a.assignments.create(user=rita_user)
+
+    # when
+    contact = rita.get(f"{API}participants/{world.amira.pseudonym}/contact/")
+    sites = rita.get(f"{API}sites/")
+
+    # then
+    assert contact.status_code == 404
+    assert sites.json() == []
+
+
+def test_the_admin_refuses_to_make_a_researcher_of_the_study_field_staff(
+    rita_user: User, world: World
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    from participants.models import StaffAssignment
+
+    with pytest.raises(ValidationError) as refused:
+        StaffAssignment(site=world.site_a, user=rita_user).full_clean()
+    assert list(refused.value.message_dict) == ["user"]
+    StaffAssignment(site=world.site_a, user=User.objects.create_user("yusuf")).full_clean()
+
+
 def test_the_researchers_panel_holds_no_contact_details_or_codes(
     rita: APIClient, world: World, amira_participant: Participant, bashir_participant: Participant
 ) -> None:

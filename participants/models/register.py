@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from surveys.models import Study
+from surveys.models import Study, StudyMembership
 
 
 def validate_country(code: str) -> None:
@@ -71,6 +71,18 @@ class StaffAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.site}"
+
+    def clean(self) -> None:
+        # Researchers see answers, so never contact details: the selectors ignore such an assignment anyway.
+        if self.user_id is None or self.site_id is None:
+            return
+        researcher = StudyMembership.objects.filter(
+            study_id=self.site.study_id, user_id=self.user_id, role=StudyMembership.Role.RESEARCHER
+        )
+        if researcher.exists():
+            raise ValidationError(
+                {"user": "A researcher of this study cannot be field staff: they would see contact details."}
+            )
 
 
 class Cohort(models.Model):
