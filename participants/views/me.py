@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -105,12 +106,13 @@ class MeApi(APIView):
         participant = request.user.participant
         data = validated(MeUpdateInput, request.data)
         language = data.pop("preferred_language", None)
-        if language:
-            participant = register.participant_update(
-                participant=participant, by=None, preferred_language=language
-            )
-        if data:
-            contact_update(participant=participant, data=data, by=None, by_participant=True)
+        with transaction.atomic():  # all of it or nothing: a refused e-mail address keeps the new language out
+            if language:
+                participant = register.participant_update(
+                    participant=participant, by=None, preferred_language=language
+                )
+            if data:
+                contact_update(participant=participant, data=data, by=None, by_participant=True)
         return Response(MeOutput(participant).data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -209,6 +210,7 @@ class ContactUpdateInput(serializers.Serializer):  # type: ignore[type-arg]
     phone_valid_from = serializers.DateField(required=False)
 
 
+@transaction.atomic  # a refused e-mail address does not leave the new phone number behind
 def contact_update(*, participant: Participant, data: dict[str, Any], by: Any, by_participant: bool) -> None:
     phone = data.pop("phone", None)
     valid_from = data.pop("phone_valid_from", None)

@@ -338,6 +338,30 @@ def test_a_number_of_another_participant_cannot_be_added(
     assert PhoneNumber.objects.filter(participant=amira_participant).count() == 1
 
 
+def test_a_contact_change_refused_in_part_changes_nothing(
+    fatima: APIClient, amira: APIClient, amira_participant: Participant
+) -> None:
+    # when staff add a number with a malformed e-mail address, and amira changes her language with a bad number
+    by_staff = fatima.patch(
+        participant_url(amira_participant, "contact/"),
+        {"phone": "+46701231234", "email": "nope"},
+        format="json",
+    )
+    by_amira = amira.patch("/api/v1/me/", {"preferred_language": "sv", "phone": "not a phone"}, format="json")
+
+    # then both are refused naming the field, and neither the number nor the language was kept
+    assert [
+        (by_staff.status_code, by_staff.json()["field"]),
+        (by_amira.status_code, by_amira.json()["field"]),
+    ] == [
+        (400, "email"),
+        (400, "phone"),
+    ]
+    assert PhoneNumber.objects.filter(participant=amira_participant).count() == 1
+    amira_participant.refresh_from_db()
+    assert amira_participant.preferred_language == "ar"
+
+
 def test_fatima_reads_the_contact_details_she_enrolled(
     fatima: APIClient, site_a: Site, consent_text: ConsentText
 ) -> None:
