@@ -18,9 +18,9 @@ from participants.models import (
     Reminder,
     ReminderClaim,
     ReminderPolicy,
-    StudyKey,
 )
 from participants.reminders import messages as reminder_messages
+from participants.responses.services import study_has_key
 
 SWEDEN = "Europe/Stockholm"
 ACTIVE = (Reminder.Status.PENDING,)
@@ -428,7 +428,7 @@ def reminder_begin(*, reminder_id: int, now: datetime.datetime) -> Prepared | No
         if stop:
             Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.CANCELLED, outcome=stop)
             return None
-        if not StudyKey.objects.filter(study_id=participant.study_id, retired_at=None).exists():
+        if not study_has_key(participant.study_id):
             _postpone(
                 reminder,
                 now + NO_KEY_RETRY,

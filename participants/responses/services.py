@@ -145,6 +145,16 @@ def drafts_rotate_keys(*, ring: KeyRing, batch_size: int = 500) -> int:
     return rotated
 
 
+NO_KEY = (
+    "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
+)
+
+
+def study_has_key(study_id: int) -> bool:
+    """Whether the study has an active public key: without one its waves cannot be answered."""
+    return StudyKey.objects.filter(study_id=study_id, retired_at=None).exists()
+
+
 def active_key(study: Study) -> StudyKey | None:
     return StudyKey.objects.filter(study=study, retired_at=None).order_by("-registered_at", "-pk").first()
 
@@ -178,9 +188,7 @@ def _check_answerable(*, participant: Participant, wave: Wave, has_key: bool) ->
     if wave.questionnaire_version is None or not wave.questionnaire_version.is_published:
         raise NotAnswerable(f"Wave '{wave.key}' has no published questionnaire.")
     if not has_key:
-        raise NoStudyKey(
-            "The study has no registered public key, so answers could not be sealed; the wave cannot be opened yet."
-        )
+        raise NoStudyKey(NO_KEY)
 
 
 def started_versions(participant: Participant) -> dict[int, int]:

@@ -13,7 +13,13 @@ from rest_framework.views import APIView
 
 from backend.errors import NotFound
 from participants.models import ConsentText, Withdrawal
-from participants.responses.services import answering_version, started_versions
+from participants.responses.services import (
+    NO_KEY,
+    NoStudyKey,
+    answering_version,
+    started_versions,
+    study_has_key,
+)
 from participants.services import access, contacts, register
 from participants.throttles import AccessCodeGlobalThrottle, AccessCodeThrottle
 from participants.views.common import ERRORS, IsParticipant, validated
@@ -106,7 +112,9 @@ class MeApi(APIView):
         participant = request.user.participant
         data = validated(MeUpdateInput, request.data)
         language = data.pop("preferred_language", None)
-        with transaction.atomic():  # all of it or nothing: a refused e-mail address keeps the new language out
+        with (
+            transaction.atomic()
+        ):  # all of it or nothing: a refused e-mail address keeps the new language out
             if language:
                 participant = register.participant_update(
                     participant=participant, by=None, preferred_language=language
@@ -224,4 +232,6 @@ class MyQuestionnaireApi(APIView):
         version = None if wave is None else answering_version(participant=participant, wave=wave)
         if version is None:
             raise NotFound(f"Your study has no wave '{wave_key[:64]}' with a questionnaire.")
+        if not study_has_key(participant.study_id):
+            raise NoStudyKey(NO_KEY)
         return questionnaire_response(request, version, preferred_language=participant.preferred_language)

@@ -407,14 +407,21 @@ def test_a_wave_without_a_questionnaire_cannot_be_answered(
     assert (response.status_code, response.json()["code"]) == (409, "not_answerable")
 
 
-def test_a_wave_cannot_be_answered_before_a_study_key_is_registered(wave: Wave, amira: APIClient) -> None:
+def test_a_wave_cannot_be_answered_before_a_study_key_is_registered(
+    wave: Wave, amira: APIClient, request: pytest.FixtureRequest
+) -> None:
     # when
+    questionnaire = amira.get(f"/api/v1/me/waves/{wave.key}/questionnaire/")
     page = post_page(amira, wave, "family", {"Q1": "1", "Q49": 4})
     done = post_complete(amira, wave)
-    # then
+    # then the phone is told before it shows a single question
+    assert (questionnaire.status_code, questionnaire.json()["code"]) == (409, "no_study_key")
     assert (page.status_code, page.json()["code"]) == (409, "no_study_key")
     assert (done.status_code, done.json()["code"]) == (409, "no_study_key")
     assert (Response.objects.count(), Submission.objects.count()) == (0, 0)
+    # and once a key is registered, the questionnaire is served
+    request.getfixturevalue("study_key")
+    assert amira.get(f"/api/v1/me/waves/{wave.key}/questionnaire/").status_code == 200
 
 
 def test_a_wave_cannot_be_answered_before_its_window_opens(
