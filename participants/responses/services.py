@@ -483,7 +483,7 @@ def page_submit(
         on_page = {question.variable for question in page}
         errors = [
             validation.AnswerError(
-                name,
+                name[:64],
                 "not_in_section",
                 messages.message("invalid", language),
                 f"{name[:64]} is not a question of section {section}.",

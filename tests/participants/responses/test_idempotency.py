@@ -289,3 +289,20 @@ def test_first_pages_from_many_phones_at_once_share_one_response(
     assert [getattr(response, "status_code", response) for response in responses] == [200] * 10
     assert {response.json()["replayed"] for response in responses} == {False}
     assert (Response.objects.count(), Submission.objects.count()) == (1, 10)
+
+
+@pytest.mark.parametrize("submission_id", [1, 5, True, 3.0, None, ["0b9f1e9e-7c4a-4c55-9a51-8d0f4b3c2a10"]])
+def test_a_submission_id_that_is_not_a_uuid_string_is_a_field_error(
+    wave: Wave, study_key: Any, amira: APIClient, submission_id: Any
+) -> None:
+    # when a phone sends a number (which would otherwise read as the uuid 00000000-…-000000000001) or the like
+    page = amira.post(
+        answers_url(wave), {**page_body("family", FAMILY), "submission_id": submission_id}, format="json"
+    )
+    done = amira.post(complete_url(wave), {"submission_id": submission_id}, format="json")
+    # then both name the field, and nothing is stored
+    assert [(reply.status_code, list(reply.json())) for reply in (page, done)] == [
+        (400, ["submission_id"]),
+        (400, ["submission_id"]),
+    ]
+    assert (Response.objects.count(), Submission.objects.count()) == (0, 0)

@@ -490,3 +490,19 @@ def test_an_unknown_wave_is_not_found(wave: Wave, study_key: Any, amira: APIClie
     )
     # then
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_a_variable_name_longer_than_any_question_has_is_refused_without_echoing_it(
+    wave: Wave, study_key: Any, amira: APIClient
+) -> None:
+    # given a page whose only answer is keyed by 100,000 characters
+    long_name = "K" * 100_000
+    # when
+    response = post_page(amira, wave, "family", {"Q1": "1", "Q49": 4, long_name: 1})
+    # then the field is named, the reply is short and nothing is stored
+    assert (response.status_code, list(response.json())) == (400, ["answers"])
+    assert len(response.content) < 500
+    assert Response.objects.count() == 0
+    # while a name of the longest possible length that is no question is reported, cut as it was sent
+    unknown = post_page(amira, wave, "family", {"Q1": "1", "Q49": 4, "K" * 64: 1})
+    assert answer_errors(unknown) == [("K" * 64, "not_in_section")]
