@@ -265,3 +265,18 @@ def test_a_body_without_a_surrogate_range_escape_is_not_walked(monkeypatch: pyte
     parsed = _parse(f'{{"text": "\\u00e9 \\ud7ff \\ue000 {GRINNING}"}}')
     # then
     assert parsed == {"text": f"\u00e9 \ud7ff \ue000 {GRINNING}"}
+
+
+def test_a_body_over_the_size_limit_is_a_413_in_the_problem_format(
+    text_wave: Wave, study_key: Any, amira: APIClient, settings: Any
+) -> None:
+    # given
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    body = json.dumps(page_body("about", {**VALID_ABOUT, "HOPES": "x" * 200_000}))
+    # when
+    refused = amira.post(answers_url(text_wave), data=body, content_type="application/json")
+    # then
+    assert (refused.status_code, refused["Content-Type"]) == (413, "application/json")
+    assert refused.json()["code"] == "body_too_large"
+    assert "larger than 100,000 bytes" in refused.json()["detail"]
+    assert Response.objects.count() == 0
