@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -357,11 +357,12 @@ def _resolve_stuck_sending(*, now: datetime.datetime) -> int:
 
 @dataclass(frozen=True)
 class Prepared:
+    # Recipient and text stay out of repr(), as in OutgoingMessage: they would show up in tracebacks.
     reminder: Reminder
     channel: str
-    to: str
-    subject: str
-    body: str
+    to: str = field(repr=False)
+    subject: str = field(repr=False)
+    body: str = field(repr=False)
 
 
 def channels_for(participant: Participant) -> list[str]:

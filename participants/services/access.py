@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import segno
 from django.conf import settings
@@ -58,10 +58,11 @@ def qr_png_data_uri(link: str) -> str:
 class Credentials:
     """What staff hand to the participant once: never stored in readable form."""
 
-    access_code: str
-    link: str
-    qr_svg: str
-    qr_png: str  # data:image/png;base64,...
+    # Out of repr(): a traceback or a debug print must not show them.
+    access_code: str = field(repr=False)
+    link: str = field(repr=False)
+    qr_svg: str = field(repr=False)
+    qr_png: str = field(repr=False)  # data:image/png;base64,...
 
 
 def link_issue(
@@ -101,7 +102,7 @@ def credentials_issue(
 
 @dataclass(frozen=True)
 class IssuedToken:
-    token: str
+    token: str = field(repr=False)
     expires_at: datetime.datetime
     participant: Participant
 

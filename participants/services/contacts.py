@@ -7,7 +7,7 @@ unfinished response drafts (``drafts_rotate_keys`` in the responses services).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from django.contrib.auth.models import User
@@ -174,7 +174,7 @@ def contact_set(
 
 @dataclass(frozen=True)
 class PhoneEntry:
-    number: str
+    number: str = field(repr=False)  # contact details stay out of repr() (tracebacks, debug prints)
     valid_from: datetime.date
     confirmed: bool
     current: bool
@@ -182,8 +182,8 @@ class PhoneEntry:
 
 @dataclass(frozen=True)
 class ContactDetails:
-    name: str
-    email: str
+    name: str = field(repr=False)
+    email: str = field(repr=False)
     preferred_channel: str
     whatsapp_opt_in: bool
     phones: list[PhoneEntry]
