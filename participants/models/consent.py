@@ -79,7 +79,9 @@ class Withdrawal(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.CharField(max_length=500, blank=True, default="")
+    # Free text that may name people: encrypted with the server key ring (participants/keys.py), bound to the
+    # participant's pseudonym; blanked on erasure.
+    reason_encrypted = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"withdrawal of {self.participant_id} ({self.scope})"

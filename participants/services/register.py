@@ -15,6 +15,7 @@ from django.utils import timezone
 from backend.errors import Conflict, DomainError
 from participants import codes
 from participants.audit import audit_record
+from participants.keys import associated_data, keyring
 from participants.models import (
     AuditEntry,
     Cohort,
@@ -357,6 +358,28 @@ def intervention_record(
     )
 
 
+WITHDRAWAL_REASON = "withdrawal_reason"  # the column bound into the reason's associated data
+
+
+def withdrawal_reason_encrypt(participant: Participant, reason: str) -> str:
+    reason = reason.strip()[:500]
+    if not reason:
+        return ""
+    return keyring().encrypt_text(
+        reason, associated_data=associated_data(WITHDRAWAL_REASON, participant.pseudonym)
+    )
+
+
+def withdrawal_reason(withdrawal: Withdrawal) -> str:
+    """The reason given, decrypted (for the study team's follow-up)."""
+    if not withdrawal.reason_encrypted:
+        return ""
+    return keyring().decrypt_text(
+        withdrawal.reason_encrypted,
+        associated_data=associated_data(WITHDRAWAL_REASON, withdrawal.participant.pseudonym),
+    )
+
+
 @transaction.atomic
 def participant_withdraw(
     *,
@@ -373,7 +396,7 @@ def participant_withdraw(
     now = timezone.now()
     withdrawal = Withdrawal.objects.create(
         participant=participant, scope=scope, requested_at=now, by_participant=by_participant, recorded_by=by,
-        reason=reason[:500],
+        reason_encrypted=withdrawal_reason_encrypt(participant, reason),
     )  # fmt: skip
     if participant.contact_stopped_at is None:
         participant.contact_stopped_at = now
@@ -411,7 +434,9 @@ def participant_erase(
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     participant.phone_numbers.all().delete()
     ContactProfile.objects.filter(participant=participant).delete()
-    Withdrawal.objects.filter(participant=participant).update(reason="")  # free text may name people
+    Withdrawal.objects.filter(participant=participant).update(
+        reason_encrypted=""
+    )  # free text may name people
     access.credentials_remove(participant=participant)
     responses = responses_delete_for(participant=participant, by=by, by_participant=by_participant)
     removed = {"contact": True, "credentials": True, "responses": responses}

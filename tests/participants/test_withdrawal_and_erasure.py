@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import json
 
+import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from register_helpers import (
     API,
     audit_actions,
@@ -31,7 +33,7 @@ from participants.models import (
     StatusChange,
     Withdrawal,
 )
-from participants.services import access
+from participants.services import access, register
 
 PERSONAL = ("Amira", "Haddad", "+46701111111", "701111111")
 
@@ -279,3 +281,58 @@ def test_contact_details_cannot_be_written_back_onto_an_erased_participant(
     # then
     assert response.status_code == 409
     assert _contact_left(amira_participant) == (0, 0)
+
+
+# --- the reason given -----------------------------------------------------------------------------------------
+
+REASON = "Her brother Omar Haddad called from +46 70 444 55 66"
+
+
+def test_the_reason_of_a_withdrawal_is_stored_encrypted_and_goes_with_erasure(
+    fatima: APIClient, gustav: APIClient, amira_participant: Participant, bashir_participant: Participant
+) -> None:
+    # when one withdrawal stops contact and the other erases, both with a reason naming people
+    for staff, participant, scope in (
+        (fatima, amira_participant, "stop_contact"),
+        (gustav, bashir_participant, "erase"),
+    ):
+        url = participant_url(participant, "withdraw/")
+        assert staff.post(url, {"scope": scope, "reason": REASON}, format="json").status_code == 200
+
+    # then no column of the table holds it; the study team can still read amira's
+    rows = [json.dumps(row, default=str) for row in Withdrawal.objects.values()]
+    assert [row for row in rows if "Omar" in row or "444" in row] == []
+    kept, erased = (Withdrawal.objects.get(participant=p) for p in (amira_participant, bashir_participant))
+    assert (register.withdrawal_reason(kept), register.withdrawal_reason(erased)) == (REASON, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_reasons_stored_before(amira_participant: Participant) -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, latest = (
+        ("participants", "0007_submission_envelope_digest"),
+        ("participants", "0009_remove_withdrawal_reason"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        # given a reason stored in plaintext, as before
+        old = executor.loader.project_state([before]).apps.get_model("participants", "Withdrawal")
+        old.objects.create(
+            participant_id=amira_participant.pk,
+            scope="stop_contact",
+            requested_at=timezone.now(),
+            reason=REASON,
+        )
+    finally:
+        # when
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([latest])
+
+    # then
+    withdrawal = Withdrawal.objects.get(participant=amira_participant)
+    assert withdrawal.reason_encrypted.startswith("v1.")
+    assert register.withdrawal_reason(withdrawal) == REASON
