@@ -7,6 +7,7 @@ sets) and reused by every submission.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -120,8 +121,18 @@ class _Invalid(Exception):
         self.detail = detail
 
 
+# Numbers written as text: digits with an optional sign (and for decimals a point and an exponent). Python's
+# int() and Decimal() also take "1_000" and surrounding spaces; \d takes any script's decimal digits, so an
+# Arabic keyboard's "٢" is 2.
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+MAX_DECIMAL_DIGITS = 40  # of the stored form, which is written out without an exponent
+
+
 def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Invalid("invalid_type", "Expected a whole number.")
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value.strip()):
         raise _Invalid("invalid_type", "Expected a whole number.")
     try:
         return int(value)
@@ -177,17 +188,21 @@ def normalize(question: CompiledQuestion, value: Any) -> Any:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float | str)
-            or (isinstance(value, str) and len(value) > 40)
+            or (isinstance(value, str) and (len(value) > 40 or not _DECIMAL_TEXT.fullmatch(value.strip())))
         ):
             raise _Invalid("invalid_type", "Expected a number.")
         try:
-            decimal = Decimal(str(value))
+            decimal = Decimal(str(value).strip())
         except InvalidOperation:
             raise _Invalid("invalid_type", "Expected a number.") from None
         if not decimal.is_finite():
             raise _Invalid("invalid_type", "Expected a finite number.")
         _in_range(decimal, question.min_value, question.max_value)
-        return str(decimal)
+        # Stored written out ("100000", not "1E+5"), and zero without a sign.
+        exponent = int(decimal.as_tuple().exponent)  # an int: the number is finite
+        if decimal.adjusted() >= MAX_DECIMAL_DIGITS or -exponent > MAX_DECIMAL_DIGITS:
+            raise _Invalid("invalid_type", f"At most {MAX_DECIMAL_DIGITS} digits before and after the point.")
+        return format(abs(decimal) if decimal.is_zero() else decimal, "f")
     if kind == QuestionType.TEXT:
         if not isinstance(value, str):
             raise _Invalid("invalid_type", "Expected text.")

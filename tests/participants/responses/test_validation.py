@@ -71,6 +71,8 @@ WRONG_ANSWERS = [
     pytest.param("CHILDREN", -1, "out_of_range", id="integer-below-min"),
     pytest.param("CHILDREN", 2.5, "invalid_type", id="integer-fraction"),
     pytest.param("CHILDREN", "two", "invalid_type", id="integer-text"),
+    pytest.param("CHILDREN", "1_0", "invalid_type", id="integer-text-with-underscore"),
+    pytest.param("CHILDREN", "+-1", "invalid_type", id="integer-text-two-signs"),
     pytest.param("CHILDREN", {"special": "-1"}, "special_not_allowed", id="integer-dont-know-not-allowed"),
     # decimal INCOME: 0 to 1000000
     pytest.param("INCOME", "-0.01", "out_of_range", id="decimal-below-min"),
@@ -78,6 +80,9 @@ WRONG_ANSWERS = [
     pytest.param("INCOME", "NaN", "invalid_type", id="decimal-nan"),
     pytest.param("INCOME", True, "invalid_type", id="decimal-boolean"),
     pytest.param("INCOME", "1" * 41, "invalid_type", id="decimal-text-over-40-characters"),
+    pytest.param("INCOME", "1_000.5", "invalid_type", id="decimal-text-with-underscore"),
+    pytest.param("INCOME", "0x10", "invalid_type", id="decimal-hex"),
+    pytest.param("INCOME", "1e-50", "invalid_type", id="decimal-more-than-40-places"),
     pytest.param(
         "INCOME",
         "lots",
@@ -506,3 +511,24 @@ def test_a_variable_name_longer_than_any_question_has_is_refused_without_echoing
     # while a name of the longest possible length that is no question is reported, cut as it was sent
     unknown = post_page(amira, wave, "family", {"Q1": "1", "Q49": 4, "K" * 64: 1})
     assert answer_errors(unknown) == [("K" * 64, "not_in_section")]
+
+
+@pytest.mark.parametrize(
+    ("name", "sent", "stored"),
+    [
+        pytest.param("CHILDREN", "٢", 2, id="integer-in-arabic-indic-digits"),
+        pytest.param("CHILDREN", " 3 ", 3, id="integer-text-with-spaces"),
+        pytest.param("INCOME", "1e5", "100000", id="decimal-exponent-written-out"),
+        pytest.param("INCOME", 1e-8, "0.00000001", id="decimal-small-float-written-out"),
+        pytest.param("INCOME", "-0", "0", id="decimal-zero-without-sign"),
+        pytest.param("INCOME", "1500.50", "1500.50", id="decimal-kept-as-sent"),
+    ],
+)
+def test_numbers_are_stored_in_one_plain_form(
+    rich_wave: Wave, study_key: Any, amira: APIClient, name: str, sent: Any, stored: Any
+) -> None:
+    # when
+    response = post_page(amira, rich_wave, "about", {**VALID_ABOUT, name: sent})
+    # then
+    assert response.status_code == 200, response.content[:300]
+    assert amira.get(answers_url(rich_wave)).json()["answers"][name] == stored
