@@ -1,5 +1,7 @@
 """Settings shared by every environment. Environment-specific modules import this and override."""
 
+import datetime
+
 from backend.settings.env import BASE_DIR, env, secret
 from translations import registry
 
@@ -17,7 +19,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # staff API tokens, stored as SHA-512 digests with an expiry
     "drf_spectacular",
     "translations",
     "surveys",
@@ -91,7 +93,7 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "participants.authentication.ParticipantTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -169,6 +171,12 @@ PARTICIPANT_TOKEN_DAYS = env.int("PARTICIPANT_TOKEN_DAYS", default=90)
 LINK_TOKEN_DAYS = env.int("LINK_TOKEN_DAYS", default=30)
 STAFF_LOCKOUT_ATTEMPTS = env.int("STAFF_LOCKOUT_ATTEMPTS", default=5)
 STAFF_LOCKOUT_MINUTES = env.int("STAFF_LOCKOUT_MINUTES", default=15)
+# Staff API tokens (auth/token/): only a digest is stored, so a database dump yields none that works; each
+# expires after a working day.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env.int("STAFF_TOKEN_HOURS", default=10)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 AUTHENTICATION_BACKENDS = ["participants.backends.LockoutModelBackend"]
 
 # Reminder channels. SMS_BACKEND: "elks46", "twilio" or "console". Credentials only from the environment.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +24,12 @@ class LoginInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class LoginOutput(serializers.Serializer):  # type: ignore[type-arg]
-    token = serializers.CharField(help_text="Send as 'Authorization: Token <token>'.")
+    token = serializers.CharField(
+        help_text="Send as 'Authorization: Token <token>'. Only its digest is stored."
+    )
+    expires_at = serializers.DateTimeField(
+        help_text="Sign in again after this (STAFF_TOKEN_HOURS, default 10)."
+    )
 
 
 class StaffLoginApi(APIView):
@@ -49,8 +54,8 @@ class StaffLoginApi(APIView):
             )
             response["WWW-Authenticate"] = 'Token realm="staff"'
             return response
-        token, _ = Token.objects.get_or_create(user=authenticated)
-        return Response(LoginOutput({"token": token.key}).data)
+        issued, token = AuthToken.objects.create(user=authenticated)
+        return Response(LoginOutput({"token": token, "expires_at": issued.expiry}).data)
 
 
 class StaffLogoutApi(APIView):
@@ -58,5 +63,5 @@ class StaffLogoutApi(APIView):
 
     @extend_schema(request=None, responses={204: None}, tags=["staff auth"])
     def post(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        AuthToken.objects.filter(user=request.user).delete()  # signs out everywhere
         return Response(status=status.HTTP_204_NO_CONTENT)

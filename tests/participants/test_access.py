@@ -363,6 +363,38 @@ def test_staff_sign_in_gives_a_token_for_the_authorization_header(fatima_user: U
     assert [site["code"] for site in sites.json()] == ["site-a"]
 
 
+def test_a_staff_token_is_stored_only_as_a_digest_expires_and_ends_at_sign_out(fatima_user: User) -> None:
+    from django.db import connection
+    from knox.models import AuthToken
+
+    # given
+    signed_in = _login("fatima", "fatima-Passw0rd!-long").json()
+    token, expires_at = signed_in["token"], datetime.datetime.fromisoformat(signed_in["expires_at"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    # then a database dump does not hold it (only a digest and its first characters, to find the row)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {AuthToken._meta.db_table}")  # noqa: S608 - the model's own table
+        dumped = " ".join(str(value) for row in cursor.fetchall() for value in row)
+    assert token not in dumped
+    assert len(token) == 64
+    assert (
+        datetime.timedelta(hours=9, minutes=59) < expires_at - timezone.now() <= datetime.timedelta(hours=10)
+    )
+    assert client.get(f"{API}/sites/").status_code == 200
+    # and it stops working when she signs out
+    assert client.post(f"{API}/auth/logout/").status_code == 204
+    assert client.get(f"{API}/sites/").status_code == 401
+    # ... or when it expires
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {_login('fatima', 'fatima-Passw0rd!-long').json()['token']}"
+    )
+    assert client.get(f"{API}/sites/").status_code == 200
+    with time_machine.travel(expires_at + datetime.timedelta(minutes=1)):
+        assert client.get(f"{API}/sites/").status_code == 401
+
+
 def test_a_wrong_password_is_refused_with_401(fatima_user: User) -> None:
     response = _login("fatima", "not-her-password")
 
