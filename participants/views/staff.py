@@ -174,12 +174,13 @@ class ParticipantDetailApi(APIView):
         participant = selectors.get_participant_for_staff(request.user, pseudonym)
         changes = validated(ParticipantUpdateInput, request.data)
         new_status = changes.pop("status", None)
-        if changes:
-            participant = register.participant_update(participant=participant, by=request.user, **changes)
-        if new_status:
-            participant = register.participant_set_status(
-                participant=participant, status=new_status, by=request.user
-            )
+        with transaction.atomic():  # all or nothing: a refused status change keeps the other changes out
+            if changes:
+                participant = register.participant_update(participant=participant, by=request.user, **changes)
+            if new_status:
+                participant = register.participant_set_status(
+                    participant=participant, status=new_status, by=request.user
+                )
         return Response(ParticipantOutput(participant).data)
 
 

@@ -362,6 +362,21 @@ def test_a_contact_change_refused_in_part_changes_nothing(
     assert amira_participant.preferred_language == "ar"
 
 
+def test_a_participant_change_with_a_refused_status_changes_nothing(
+    fatima: APIClient, amira_participant: Participant
+) -> None:
+    # when staff correct the birth year and, in the same request, mark an enrolled participant completed
+    response = fatima.patch(
+        participant_url(amira_participant), {"birth_year": 1980, "status": "completed"}, format="json"
+    )
+    # then the status change is refused, and the birth year was not kept either
+    assert (response.status_code, response.json()["field"]) == (409, "status")
+    before = amira_participant.birth_year
+    amira_participant.refresh_from_db()
+    assert (amira_participant.birth_year, amira_participant.status) == (before, "enrolled")
+    assert before != 1980
+
+
 def test_fatima_reads_the_contact_details_she_enrolled(
     fatima: APIClient, site_a: Site, consent_text: ConsentText
 ) -> None:
