@@ -96,9 +96,11 @@ class Provider(Protocol):
     def send(self, message: OutgoingMessage) -> SendResult: ...
 
 
-# Anything that looks like a phone number or an e-mail address, in case a provider echoes one back.
-_PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{5,}\d")
+# Anything that looks like a phone number (also written with dots or slashes), an e-mail address or a secret
+# token (a personal link's, from a partly echoed body), in case a provider echoes one back.
+_PHONE_LIKE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 _EMAIL_LIKE = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
 _MAX_PROVIDER_TEXT = 200
 
 
@@ -109,6 +111,7 @@ def redact(text: str, *, message: OutgoingMessage) -> str:
             text = text.replace(secret, "[redacted]")
     text = _EMAIL_LIKE.sub("[redacted]", text)
     text = _PHONE_LIKE.sub("[redacted]", text)
+    text = _TOKEN_LIKE.sub("[redacted]", text)
     return text[:_MAX_PROVIDER_TEXT]
 
 

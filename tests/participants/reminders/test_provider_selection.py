@@ -171,3 +171,15 @@ def test_redact_removes_recipient_body_and_anything_shaped_like_them() -> None:
         redact(provider_text, message=message)
         == "Refused [redacted] (also [redacted], [redacted]): '[redacted]'"
     )
+
+
+def test_redact_removes_numbers_written_with_dots_and_a_partly_echoed_personal_link() -> None:
+    link = "https://panel.example.org/p/#token=gJ8vkhTtyO6LqisU1-bXcc6TboE75Hld26uRLFF3sd0&wave=arrival"
+    message = OutgoingMessage(to="+46701111111", body=f"Svara här: {link}", idempotency_key="reminder-1")
+    provider_text = f"Rejected 070.111.11.11 / 070/111 11 11: body too long near '{link[:60]}'"
+
+    redacted = redact(provider_text, message=message)
+
+    assert "111" not in redacted
+    assert "gJ8vkhTtyO6LqisU1" not in redacted
+    assert redacted.startswith("Rejected [redacted]")
