@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 
-import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 from register_helpers import (
@@ -306,31 +305,27 @@ def test_the_reason_of_a_withdrawal_is_stored_encrypted_and_goes_with_erasure(
     assert (register.withdrawal_reason(kept), register.withdrawal_reason(erased)) == (REASON, "")
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_reasons_stored_before(amira_participant: Participant) -> None:
+    # Migrations run inside the test's transaction (PostgreSQL's DDL is transactional), undone with it.
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before, latest = (
-        ("participants", "0007_submission_envelope_digest"),
-        ("participants", "0009_remove_withdrawal_reason"),
-    )
+    before = ("participants", "0007_submission_envelope_digest")
     executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("participants")
     executor.migrate([before])
-    try:
-        # given a reason stored in plaintext, as before
-        old = executor.loader.project_state([before]).apps.get_model("participants", "Withdrawal")
-        old.objects.create(
-            participant_id=amira_participant.pk,
-            scope="stop_contact",
-            requested_at=timezone.now(),
-            reason=REASON,
-        )
-    finally:
-        # when
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate([latest])
+    # given a reason stored in plaintext, as before
+    old = executor.loader.project_state([before]).apps.get_model("participants", "Withdrawal")
+    old.objects.create(
+        participant_id=amira_participant.pk, scope="stop_contact", requested_at=timezone.now(), reason=REASON
+    )
+    with connection.cursor() as cursor:
+        # check the deferred foreign keys now: PostgreSQL alters no table with checks pending
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    # when
+    executor = MigrationExecutor(connection)
+    executor.migrate(latest)
 
     # then
     withdrawal = Withdrawal.objects.get(participant=amira_participant)
