@@ -39,6 +39,16 @@ def _start(participant: Participant, wave: Wave) -> None:
     assert (wave.key, "in_progress") in _responses(participant)
 
 
+def _draft_kept_after_the_arrival_date_was_cleared(
+    clock: Clock, participant: Participant, wave: Wave, by: User
+) -> None:
+    """She arrived on 20 January, answered a first page on the 21st, then the date was cleared: no row, a draft."""
+    clock.move_to(utc(2027, 1, 21, 9))
+    arrive(participant, datetime.date(2027, 1, 20))
+    _start(participant, wave)
+    arrive(participant, None, by=by)  # type: ignore[arg-type]
+
+
 def test_withdrawal_deletes_the_draft_and_keeps_the_completed_response_of_another_wave(
     clock: Clock, study: Study, published: QuestionnaireVersion, wave: Wave, study_key: object,
     amira_p: Participant,
@@ -76,12 +86,8 @@ def test_a_corrected_date_that_puts_the_window_in_the_past_marks_it_missed_and_d
 def test_a_removed_arrival_date_keeps_the_draft_for_when_the_date_is_entered_again(
     clock: Clock, arrival_wave: Wave, study_key: object, amira_p: Participant, fatima_user: User
 ) -> None:
-    # given she arrived on 20 January and answered a first page
-    clock.move_to(utc(2027, 1, 21, 9))
-    arrive(amira_p, datetime.date(2027, 1, 20))
-    _start(amira_p, arrival_wave)
-    # when the date is cleared (entered by mistake, say)
-    arrive(amira_p, None, by=fatima_user)  # type: ignore[arg-type]
+    # when she arrived on 20 January, answered a first page, and the date is cleared (entered by mistake, say)
+    _draft_kept_after_the_arrival_date_was_cleared(clock, amira_p, arrival_wave, fatima_user)
     # then there is no row, but the draft stays
     assert ParticipantWave.objects.filter(participant=amira_p, wave=arrival_wave).count() == 0
     assert _responses(amira_p) == [("arrival", "in_progress")]
@@ -96,10 +102,7 @@ def test_a_draft_kept_after_a_removed_date_goes_when_a_date_in_the_past_is_enter
     clock: Clock, arrival_wave: Wave, study_key: object, amira_p: Participant, fatima_user: User
 ) -> None:
     # given a draft kept when the arrival date was cleared
-    clock.move_to(utc(2027, 1, 21, 9))
-    arrive(amira_p, datetime.date(2027, 1, 20))
-    _start(amira_p, arrival_wave)
-    arrive(amira_p, None, by=fatima_user)  # type: ignore[arg-type]
+    _draft_kept_after_the_arrival_date_was_cleared(clock, amira_p, arrival_wave, fatima_user)
     # when, on 15 February, an arrival date of 11 January is entered (its window closed on 10 February)
     clock.move_to(utc(2027, 2, 15, 9))
     arrive(amira_p, datetime.date(2027, 1, 11), by=fatima_user)
@@ -115,10 +118,7 @@ def test_a_draft_kept_after_a_removed_date_goes_when_the_participant_withdraws(
     # given a draft kept when the arrival date was cleared, and a completed wave
     welcome = make_wave(study, "welcome", anchor="enrollment", window_days=30, version=published)
     complete_wave(amira_p, welcome)
-    clock.move_to(utc(2027, 1, 21, 9))
-    arrive(amira_p, datetime.date(2027, 1, 20))
-    _start(amira_p, arrival_wave)
-    arrive(amira_p, None, by=fatima_user)  # type: ignore[arg-type]
+    _draft_kept_after_the_arrival_date_was_cleared(clock, amira_p, arrival_wave, fatima_user)
     # when she withdraws (without erasure)
     register.participant_withdraw(participant=amira_p, scope="stop_contact")
     # then the draft is gone, the sealed response stays, and no row was made for the wave

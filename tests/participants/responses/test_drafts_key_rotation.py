@@ -21,7 +21,6 @@ from surveys.models import Wave
 from tests.participants.responses.conftest import (
     answer_fully,
     answers_url,
-    phone_for,
     post_complete,
     post_page,
 )
@@ -32,17 +31,6 @@ BOTH_SPEC = f"{NEW_KEY},{OLD_SPEC}"
 
 FAMILY = {"Q1": "1", "Q49": 4}
 WORK = {"EMPLOYED": "yes", "HOURS": 20}
-
-
-@pytest.fixture
-def amira(amira_participant: Participant) -> APIClient:
-    """Amira's phone; a server error comes back as a 500 response."""
-    return phone_for(amira_participant)
-
-
-@pytest.fixture
-def bashir(bashir_participant: Participant) -> APIClient:
-    return phone_for(bashir_participant)
 
 
 def _rotate() -> str:
