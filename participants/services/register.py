@@ -434,9 +434,8 @@ def participant_erase(
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     participant.phone_numbers.all().delete()
     ContactProfile.objects.filter(participant=participant).delete()
-    Withdrawal.objects.filter(participant=participant).update(
-        reason_encrypted=""
-    )  # free text may name people
+    # The reason is free text that may name people.
+    Withdrawal.objects.filter(participant=participant).update(reason_encrypted="")
     access.credentials_remove(participant=participant)
     responses = responses_delete_for(participant=participant, by=by, by_participant=by_participant)
     removed = {"contact": True, "credentials": True, "responses": responses}

@@ -112,9 +112,8 @@ class MeApi(APIView):
         participant = request.user.participant
         data = validated(MeUpdateInput, request.data)
         language = data.pop("preferred_language", None)
-        with (
-            transaction.atomic()
-        ):  # all of it or nothing: a refused e-mail address keeps the new language out
+        # All of it or nothing: a refused e-mail address keeps the new language out.
+        with transaction.atomic():
             if language:
                 participant = register.participant_update(
                     participant=participant, by=None, preferred_language=language
