@@ -120,6 +120,15 @@ def phone_add(
     return added
 
 
+# The ContactProfile columns each field of contact_set writes.
+_COLUMNS_OF = {
+    "name": ("name_encrypted",),
+    "email": ("email_encrypted", "email_blind_index"),
+    "preferred_channel": ("preferred_channel",),
+    "whatsapp_opt_in": ("whatsapp_opt_in",),
+}
+
+
 @transaction.atomic
 def contact_set(
     *,
@@ -134,11 +143,9 @@ def contact_set(
     check_not_erased(participant)
     profile, _ = ContactProfile.objects.get_or_create(participant=participant)
     changed: list[str] = []
-    columns: list[str] = []
     if name is not None:
         profile.name_encrypted = _encrypt(participant, "name", name.strip()) if name.strip() else ""
         changed.append("name")
-        columns.append("name_encrypted")
     if email is not None:
         if email.strip():
             normalized = normalize_email(email)
@@ -147,19 +154,17 @@ def contact_set(
         else:
             profile.email_encrypted = profile.email_blind_index = ""
         changed.append("email")
-        columns += ["email_encrypted", "email_blind_index"]
     if preferred_channel is not None:
         if preferred_channel not in Channel.values:
             raise DomainError(f"Unknown channel '{preferred_channel}'.", field="preferred_channel")
         profile.preferred_channel = preferred_channel
         changed.append("preferred_channel")
-        columns.append("preferred_channel")
     if whatsapp_opt_in is not None:
         profile.whatsapp_opt_in = whatsapp_opt_in
         changed.append("whatsapp_opt_in")
-        columns.append("whatsapp_opt_in")
     if changed:
         # Only the columns given: a concurrent change of another one (or the key rotation) is not undone.
+        columns = [column for name in changed for column in _COLUMNS_OF[name]]
         profile.save(update_fields=[*columns, "updated_at"])
         audit_record(
             action=AuditEntry.Action.CONTACT_CHANGED,
