@@ -25,3 +25,15 @@ def keyring() -> KeyRing:
 def associated_data(column: str, pseudonym: str) -> bytes:
     """Binds an encrypted value to its column and participant: copied elsewhere, it will not decrypt."""
     return f"participants:{column}:{pseudonym}".encode()
+
+
+def value_encrypt(column: str, pseudonym: str, value: str) -> str:
+    """A participant's value (a contact detail, a withdrawal reason) as a token bound to its column and owner."""
+    return keyring().encrypt_text(value, associated_data=associated_data(column, pseudonym))
+
+
+def value_decrypt(column: str, pseudonym: str, token: str) -> str:
+    """The value of ``value_encrypt``'s token ("" for no token)."""
+    if not token:
+        return ""
+    return keyring().decrypt_text(token, associated_data=associated_data(column, pseudonym))

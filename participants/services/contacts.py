@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from backend.errors import Conflict, DomainError
 from participants.audit import audit_record
-from participants.keys import associated_data, keyring
+from participants.keys import associated_data, keyring, value_decrypt, value_encrypt
 from participants.models import AuditEntry, Channel, ContactProfile, Participant, PhoneNumber
 from participants.responses.services import drafts_rotate_keys
 
@@ -73,13 +73,11 @@ def check_phone_free(*, study_id: int, e164: str, exclude_participant_id: int | 
 
 
 def _encrypt(participant: Participant, column: str, value: str) -> str:
-    return keyring().encrypt_text(value, associated_data=associated_data(column, participant.pseudonym))
+    return value_encrypt(column, participant.pseudonym, value)
 
 
 def _decrypt(participant: Participant, column: str, token: str) -> str:
-    if not token:
-        return ""
-    return keyring().decrypt_text(token, associated_data=associated_data(column, participant.pseudonym))
+    return value_decrypt(column, participant.pseudonym, token)
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from django.utils import timezone
 from backend.errors import Conflict, DomainError
 from participants import codes
 from participants.audit import audit_record
-from participants.keys import associated_data, keyring
+from participants.keys import value_decrypt, value_encrypt
 from participants.models import (
     AuditEntry,
     Cohort,
@@ -363,21 +363,12 @@ WITHDRAWAL_REASON = "withdrawal_reason"  # the column bound into the reason's as
 
 def withdrawal_reason_encrypt(participant: Participant, reason: str) -> str:
     reason = reason.strip()[:500]
-    if not reason:
-        return ""
-    return keyring().encrypt_text(
-        reason, associated_data=associated_data(WITHDRAWAL_REASON, participant.pseudonym)
-    )
+    return value_encrypt(WITHDRAWAL_REASON, participant.pseudonym, reason) if reason else ""
 
 
 def withdrawal_reason(withdrawal: Withdrawal) -> str:
     """The reason given, decrypted (for the study team's follow-up)."""
-    if not withdrawal.reason_encrypted:
-        return ""
-    return keyring().decrypt_text(
-        withdrawal.reason_encrypted,
-        associated_data=associated_data(WITHDRAWAL_REASON, withdrawal.participant.pseudonym),
-    )
+    return value_decrypt(WITHDRAWAL_REASON, withdrawal.participant.pseudonym, withdrawal.reason_encrypted)
 
 
 @transaction.atomic
