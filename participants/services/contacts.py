@@ -18,10 +18,11 @@ from django.utils import timezone
 from backend.errors import Conflict, DomainError
 from participants.audit import audit_record
 from participants.keys import associated_data, keyring, value_decrypt, value_encrypt
-from participants.models import AuditEntry, Channel, ContactProfile, Participant, PhoneNumber
+from participants.models import AuditEntry, Channel, ContactProfile, Participant, PhoneNumber, Withdrawal
 from participants.responses.services import drafts_rotate_keys
 
 PHONE_PURPOSE = "phone"
+WITHDRAWAL_REASON = "withdrawal_reason"  # the column bound into a withdrawal reason's associated data
 EMAIL_PURPOSE = "email"
 
 
@@ -234,9 +235,10 @@ def contact_view(
 
 
 def contacts_rotate_keys(*, batch_size: int = 500) -> dict[str, int]:
-    """Re-encrypt every contact value and draft not yet under the newest key; safe to run again."""
+    """Re-encrypt every contact value, withdrawal reason and draft not yet under the newest key; safe to run
+    again."""
     ring = keyring()
-    counts = {"phone": 0, "name": 0, "email": 0, "draft": 0}
+    counts = {"phone": 0, "name": 0, "email": 0, "withdrawal_reason": 0, "draft": 0}
     # Each write is conditional on the token read, column by column: a value changed meanwhile (staff corrected
     # an e-mail address) is newer, already under the newest key, and is kept rather than overwritten.
     for phone in PhoneNumber.objects.select_related("participant").iterator(chunk_size=batch_size):
@@ -253,6 +255,14 @@ def contacts_rotate_keys(*, batch_size: int = 500) -> dict[str, int]:
                 counts[column] += ContactProfile.objects.filter(
                     pk=profile.pk, **{f"{column}_encrypted": token}
                 ).update(**{f"{column}_encrypted": ring.rotate(token, associated_data=aad)})
+    withdrawals = Withdrawal.objects.exclude(reason_encrypted="").select_related("participant")
+    for withdrawal in withdrawals.iterator(chunk_size=batch_size):
+        token = withdrawal.reason_encrypted
+        if ring.needs_rotation(token):
+            aad = associated_data(WITHDRAWAL_REASON, withdrawal.participant.pseudonym)
+            counts["withdrawal_reason"] += Withdrawal.objects.filter(
+                pk=withdrawal.pk, reason_encrypted=token
+            ).update(reason_encrypted=ring.rotate(token, associated_data=aad))
     counts["draft"] = drafts_rotate_keys(ring=ring, batch_size=batch_size)
     audit_record(action=AuditEntry.Action.KEYS_ROTATED, details={"primary_key_id": ring.primary_id, **counts})
     return counts

@@ -358,17 +358,16 @@ def intervention_record(
     )
 
 
-WITHDRAWAL_REASON = "withdrawal_reason"  # the column bound into the reason's associated data
-
-
 def withdrawal_reason_encrypt(participant: Participant, reason: str) -> str:
     reason = reason.strip()[:500]
-    return value_encrypt(WITHDRAWAL_REASON, participant.pseudonym, reason) if reason else ""
+    return value_encrypt(contacts.WITHDRAWAL_REASON, participant.pseudonym, reason) if reason else ""
 
 
 def withdrawal_reason(withdrawal: Withdrawal) -> str:
     """The reason given, decrypted (for the study team's follow-up)."""
-    return value_decrypt(WITHDRAWAL_REASON, withdrawal.participant.pseudonym, withdrawal.reason_encrypted)
+    return value_decrypt(
+        contacts.WITHDRAWAL_REASON, withdrawal.participant.pseudonym, withdrawal.reason_encrypted
+    )
 
 
 @transaction.atomic

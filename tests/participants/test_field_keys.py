@@ -22,6 +22,7 @@ from participants.models import (
     Participant,
     PhoneNumber,
     Site,
+    Withdrawal,
 )
 from participants.services import contacts, register
 
@@ -78,16 +79,22 @@ def test_rotation_re_encrypts_every_value_under_the_new_key_and_contacts_still_d
 
         # then
         assert keyring().primary_id == "test3"
-        assert output == "Re-encrypted under key 'test3': 3 phone, 2 name, 1 email, 0 draft."
+        assert (
+            output
+            == "Re-encrypted under key 'test3': 3 phone, 2 name, 1 email, 0 withdrawal_reason, 0 draft."
+        )
         assert len(_stored_tokens()) == 6
         assert all(token.startswith("v1.test3.") for token in _stored_tokens())
         assert (contacts.contact_decrypt(layla), contacts.contact_decrypt(amira_participant)) == before
-        assert _rotate() == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email, 0 draft."
+        assert (
+            _rotate()
+            == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email, 0 withdrawal_reason, 0 draft."
+        )
 
     rotated = AuditEntry.objects.filter(action=AuditEntry.Action.KEYS_ROTATED).order_by("pk")
     assert [entry.details for entry in rotated] == [
-        {"primary_key_id": "test3", "phone": 3, "name": 2, "email": 1, "draft": 0},
-        {"primary_key_id": "test3", "phone": 0, "name": 0, "email": 0, "draft": 0},
+        {"primary_key_id": "test3", "phone": 3, "name": 2, "email": 1, "withdrawal_reason": 0, "draft": 0},
+        {"primary_key_id": "test3", "phone": 0, "name": 0, "email": 0, "withdrawal_reason": 0, "draft": 0},
     ]
 
 
@@ -105,6 +112,26 @@ def test_after_rotation_the_old_keys_can_be_dropped(layla: Participant) -> None:
     assert after == before
     assert after.phone == "+46735550100"
     assert [entry.number for entry in after.phones] == ["+46735550100", "+46701000100"]
+
+
+def test_a_withdrawal_reason_is_rotated_too_and_read_after_the_old_keys_are_dropped(
+    layla: Participant,
+) -> None:
+    # given layla stopped contact, giving a reason, under the old key
+    register.participant_withdraw(
+        participant=layla, scope="stop_contact", reason="Moving to Norway with Omar"
+    )
+
+    # when
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC):
+        output = _rotate()
+
+    # then
+    assert ", 1 withdrawal_reason, " in output
+    withdrawal = Withdrawal.objects.select_related("participant").get(participant=layla)
+    assert withdrawal.reason_encrypted.startswith("v1.test3.")
+    with override_settings(FIELD_ENCRYPTION_KEYS=NEW_SPEC.split(",")[0]):
+        assert register.withdrawal_reason(withdrawal) == "Moving to Norway with Omar"
 
 
 def test_a_contact_changed_while_the_keys_are_rotated_keeps_its_new_value(

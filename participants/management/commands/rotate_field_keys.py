@@ -8,7 +8,7 @@ from participants.services.contacts import contacts_rotate_keys
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt all contact details and unfinished response drafts under the newest key of "
+        "Re-encrypt all contact details, withdrawal reasons and unfinished response drafts under the newest key of "
         "FIELD_ENCRYPTION_KEYS (the first one). Safe to run again; run it after adding a new key, before "
         "removing an old one."
     )

@@ -55,7 +55,7 @@ def test_after_rotation_the_old_key_can_be_dropped_and_the_draft_is_continued_an
         output = _rotate()
 
     # then the draft is under the new key
-    assert output == "Re-encrypted under key 'test3': 1 phone, 1 name, 0 email, 1 draft."
+    assert output == "Re-encrypted under key 'test3': 1 phone, 1 name, 0 email, 0 withdrawal_reason, 1 draft."
     assert _draft_of(amira_participant, wave).startswith("v1.test3.")
 
     # and with only the new key left, amira continues where she was and completes the wave
@@ -106,7 +106,7 @@ def test_a_second_rotation_re_encrypts_no_draft(
 
     # then
     assert first.endswith(", 1 draft.")
-    assert second == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email, 0 draft."
+    assert second == "Re-encrypted under key 'test3': 0 phone, 0 name, 0 email, 0 withdrawal_reason, 0 draft."
     assert _draft_of(amira_participant, wave) == rotated
     entries = AuditEntry.objects.filter(action=AuditEntry.Action.KEYS_ROTATED).order_by("pk")
     assert [entry.details["draft"] for entry in entries] == [1, 0]
@@ -146,7 +146,7 @@ def test_drafts_are_rotated_batch_by_batch(
         counts = contacts.contacts_rotate_keys(batch_size=1)
 
     # then
-    assert counts == {"phone": 2, "name": 2, "email": 0, "draft": 2}
+    assert counts == {"phone": 2, "name": 2, "email": 0, "withdrawal_reason": 0, "draft": 2}
     assert _draft_of(amira_participant, wave).startswith("v1.test3.")
     assert _draft_of(bashir_participant, wave).startswith("v1.test3.")
     with override_settings(FIELD_ENCRYPTION_KEYS=NEW_KEY):
