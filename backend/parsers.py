@@ -20,7 +20,7 @@ from rest_framework.parsers import JSONParser
 # Valid UTF-8 (or UTF-16) cannot encode a lone surrogate: it can only come from a \u escape in the body. Only
 # when the text holds one in the surrogate range (D800-DFFF) is the parsed content walked, since a correctly
 # paired escape (an emoji, say) is also written this way.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # searched in the UTF-8 bytes, which spell it in ASCII
 # After parsing, a pair has become one character above U+FFFF: any surrogate left is an unpaired one.
 _LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
 _PATH_SHOWN = 200
@@ -73,7 +73,7 @@ class ProjectJSONParser(JSONParser):
         raw = stream.read()
         parsed = super().parse(io.BytesIO(raw), media_type, parser_context)
         # UTF-8 cannot encode a lone surrogate, so only an escape in the text can make one.
-        if _SURROGATE_ESCAPE.search(raw.decode(charset)):
+        if _SURROGATE_ESCAPE.search(raw):
             check_no_lone_surrogate(parsed)
         return parsed
 
