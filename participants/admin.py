@@ -32,6 +32,7 @@ from participants.models import (
     StudyKey,
 )
 from participants.responses.services import study_key_register, study_key_retire
+from participants.tasks import study_schedules_sync_later
 from surveys.selectors import ADMINS, studies_for
 from translations.admin import TranslatedAdmin
 
@@ -102,6 +103,21 @@ class ReminderPolicyAdmin(TranslatedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReminderPolicy]:
         return super().get_queryset(request).filter(wave__study__in=studies_for(request.user))  # type: ignore[arg-type]
+
+    # Reminders already planned follow the policy: the study's schedules are recomputed once this commits.
+    def save_model(self, request: HttpRequest, obj: ReminderPolicy, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        study_schedules_sync_later(obj.wave.study_id)
+
+    def delete_model(self, request: HttpRequest, obj: ReminderPolicy) -> None:
+        super().delete_model(request, obj)
+        study_schedules_sync_later(obj.wave.study_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ReminderPolicy]) -> None:
+        studies = set(queryset.values_list("wave__study_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for study_id in studies:
+            study_schedules_sync_later(study_id)
 
 
 @admin.register(Participant)

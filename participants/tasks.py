@@ -19,7 +19,7 @@ from django.utils import timezone
 from participants.models import ParticipantWave
 from participants.reminders import providers
 from participants.reminders import services as reminders
-from participants.reminders.schedules import schedule_closed_unanswered
+from participants.reminders.schedules import schedule_closed_unanswered, schedules_sync_study
 
 logger = logging.getLogger(__name__)
 REMINDER_MAX_RETRIES = 5
@@ -156,3 +156,23 @@ def schedules_advance(limit: int = 1000) -> int:
     if opened == limit or closed == limit:
         transaction.on_commit(partial(schedules_advance.delay, limit))
     return opened + closed
+
+
+@shared_task(name="participants.tasks.study_schedules_sync", soft_time_limit=50, time_limit=60)
+def study_schedules_sync(study_id: int, after_id: int = 0) -> int:
+    """Recompute the windows and reminders of a study's participants after a wave was added or its timing or
+    reminder policy changed, one batch of participants per task (a full batch re-queues the task for the
+    next one). Run twice, or after a newer change, it changes nothing more: answered and sent stay."""
+    result, last_id = schedules_sync_study(study_id=study_id, after_id=after_id)
+    if last_id is not None:
+        transaction.on_commit(partial(study_schedules_sync.delay, study_id, last_id))
+    return result.created + result.updated + result.removed
+
+
+def study_schedules_sync_later(study_id: int) -> None:
+    """Enqueue ``study_schedules_sync`` once the caller's transaction commits (nothing if it rolls back).
+
+    Robust: the change is committed by then, so a broker that cannot be reached is logged rather than turned
+    into an error for the request that made it; ``manage.py sync_schedules`` does the same work by hand.
+    """
+    transaction.on_commit(partial(study_schedules_sync.delay, study_id), robust=True)

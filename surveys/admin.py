@@ -192,3 +192,8 @@ class WaveAdmin(StudyScopedAdmin):
     list_display = ["key", "name", "study", "questionnaire_version", "anchor", "offset_months", "window_days"]
     list_filter = ["study"]
     form = WaveForm
+
+    def save_model(self, request: HttpRequest, obj: Wave, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change or services.WAVE_TIMING & set(form.changed_data):
+            services.wave_timing_changed(obj)

@@ -551,6 +551,7 @@ def wave_create(
     _apply_texts(wave, "name", name)
     wave.full_clean(exclude=["study", "questionnaire_version", "translation_digests"])
     wave.save()
+    wave_timing_changed(wave)
     return wave
 
 
@@ -560,10 +561,25 @@ def wave_update(*, wave: Wave, **changes: Any) -> Wave:
         _apply_texts(wave, "name", changes.pop("name"))
     if "questionnaire_version" in changes:
         check_wave_version(study=wave.study, version=changes["questionnaire_version"])
+    retimed = False
     for name, value in changes.items():
-        if name not in {"questionnaire_version", "anchor", "offset_months", "offset_days", "window_days"}:
+        if name not in {"questionnaire_version", *WAVE_TIMING}:
             raise DomainError(f"'{name}' is not a field of a wave.", field=name)
+        retimed = retimed or (name in WAVE_TIMING and getattr(wave, name) != value)
         setattr(wave, name, value)
     wave.full_clean(exclude=["study", "questionnaire_version", "translation_digests"])
     wave.save()
+    if retimed:
+        wave_timing_changed(wave)
     return wave
+
+
+WAVE_TIMING = frozenset({"anchor", "offset_months", "offset_days", "window_days"})
+
+
+def wave_timing_changed(wave: Wave) -> None:
+    """A wave was added or its timing changed: once this commits, every participant's windows and reminders
+    of the study are recomputed in the background (the participants app keeps them)."""
+    from participants.tasks import study_schedules_sync_later  # that app builds on this one
+
+    study_schedules_sync_later(wave.study_id)

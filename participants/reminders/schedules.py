@@ -136,6 +136,33 @@ def schedules_sync(*, participant: Participant, now: datetime.datetime | None = 
     return SyncResult(created, updated, removed)
 
 
+STUDY_SYNC_BATCH = 200  # participants per transaction of schedules_sync_study
+
+
+def schedules_sync_study(
+    *, study_id: int, after_id: int = 0, limit: int | None = None, now: datetime.datetime | None = None
+) -> tuple[SyncResult, int | None]:
+    """Sync the windows of the study's next ``limit`` participants (by id, after ``after_id``), after a wave
+    was added or its timing or reminder policy changed. Returns the counts and the last participant's id,
+    or None once every participant has been seen. Each participant is synced in a transaction of its own
+    (what ``schedules_sync`` takes), so one batch never holds many participants' locks."""
+    limit = limit or STUDY_SYNC_BATCH
+    ids = list(
+        Participant.objects.filter(study_id=study_id, erased_at=None, pk__gt=after_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    created = updated = removed = 0
+    for participant_id in ids:
+        result = schedules_sync(participant=Participant(pk=participant_id), now=now)
+        created, updated, removed = (
+            created + result.created,
+            updated + result.updated,
+            removed + result.removed,
+        )
+    return SyncResult(created, updated, removed), (ids[-1] if len(ids) == limit else None)
+
+
 def schedule_closed_unanswered(*, schedule: ParticipantWave) -> int:
     """The row has just been moved to missed or withdrawn, in the caller's transaction: its draft goes too.
 

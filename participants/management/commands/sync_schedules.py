@@ -2,15 +2,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.models import Participant
-from participants.reminders.schedules import schedules_sync
+from participants.reminders.schedules import schedules_sync_study
 from surveys.models import Study
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute every participant's wave windows and reminders in a study: run it after adding a wave or "
-        "changing a wave's timing or reminder policy. Safe to run again; what was sent or answered stays."
+        "Recompute every participant's wave windows and reminders in a study. Adding a wave or changing its "
+        "timing or reminder policy queues this already; run it by hand if that task was lost (no broker). "
+        "Safe to run again; what was sent or answered stays."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -20,10 +20,13 @@ class Command(BaseCommand):
         found = Study.objects.filter(slug=study).first()
         if found is None:
             raise CommandError(f"No study '{study}'.")
-        created = updated = 0
-        for participant in (
-            Participant.objects.filter(study=found, erased_at=None).only("pk").iterator(chunk_size=500)
-        ):
-            result = schedules_sync(participant=participant)
-            created, updated = created + result.created, updated + result.updated
-        self.stdout.write(f"Schedules of '{study}': {created} created, {updated} updated.")
+        created = updated = removed = 0
+        after: int | None = 0
+        while after is not None:
+            result, after = schedules_sync_study(study_id=found.pk, after_id=after)
+            created, updated, removed = (
+                created + result.created,
+                updated + result.updated,
+                removed + result.removed,
+            )
+        self.stdout.write(f"Schedules of '{study}': {created} created, {updated} updated, {removed} removed.")

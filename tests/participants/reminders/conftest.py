@@ -90,7 +90,8 @@ def make_wave(
     version: QuestionnaireVersion | None = None,
     name: dict[str, str] | None = None,
 ) -> Wave:
-    """A new wave, scheduled for everyone already enrolled (wave_create alone schedules nobody)."""
+    """A new wave, scheduled for everyone already enrolled (wave_create queues that for after the commit, which
+    a test inside its transaction never reaches: test_wave_changes.py runs those commits)."""
     wave = survey_services.wave_create(
         study=study, key=key, name=name or {"en": key.title(), "sv": key.title(), "ar": key},
         questionnaire_version=version, anchor=anchor, offset_months=offset_months, offset_days=offset_days,

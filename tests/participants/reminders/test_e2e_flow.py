@@ -46,6 +46,7 @@ from rest_framework.test import APIClient
 
 from participants.models import ParticipantWave, Reminder
 from surveys import services as survey_services
+from surveys.models import Wave
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -233,3 +234,47 @@ def test_enroll_arrive_invitation_reminder_completion_then_no_further_message(
     references = {m["id"] for m in elks.messages}
     assert {final[pk].provider_reference for pk in sent} == references
     assert {row.status for pk, row in final.items() if pk not in sent} == {Reminder.Status.CANCELLED}
+
+
+def test_a_wave_added_mid_study_reaches_a_participant_already_enrolled(
+    start_stack: Callable[[], Stack],
+    elks: CountingFake46elks,
+    study: Any,
+    published: Any,
+    site_a: Any,
+    fatima_user: Any,
+    consent_text: Any,
+    study_key: Any,
+    sara: APIClient,
+) -> None:
+    # given amira, enrolled two days ago, and a study with no wave yet; the worker and beat are running
+    today = timezone.localdate()
+    amira = enroll_person(
+        site_a, fatima_user, consent_text, phone=PHONE, enrolled_on=today - datetime.timedelta(days=2),
+        planned_departure_on=today + datetime.timedelta(days=40),
+    )  # fmt: skip
+    stack = start_stack()
+    # when the study admin adds a wave open from enrollment, through the API
+    added = sara.post(
+        f"{API}/studies/{study.pk}/waves/",
+        {"key": "added", "name": {"en": "Added", "sv": "Tillagd", "ar": WAVE_NAME_AR}, "anchor": "enrollment",
+         "window_days": 30, "questionnaire_version": published.pk},
+        format="json",
+    )  # fmt: skip
+    assert added.status_code == 201, added.content
+    wave = Wave.objects.get(pk=added.json()["id"])
+    policy_without_quiet_hours(wave)
+    # then the worker gives her a window for it, open now, and her invitation reaches the gateway
+    wait_until(
+        lambda: ParticipantWave.objects.filter(participant=amira, wave=wave, status="open").exists(),
+        what="her window of the added wave",
+        explain=stack.explain,
+    )
+    invitation = Reminder.objects.get(schedule__participant=amira, schedule__wave=wave, kind="invitation")
+    wait_until(
+        lambda: per_reminder(elks.messages).get(invitation.pk) == 1,
+        what="the invitation of the added wave at 46elks",
+        explain=stack.explain,
+    )
+    message = next(m for m in elks.messages if per_reminder([m]) == {invitation.pk: 1})
+    assert (message["to"], WAVE_NAME_AR in message["message"]) == (PHONE, True)

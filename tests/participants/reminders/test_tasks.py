@@ -40,6 +40,7 @@ from participants.tasks import (
     reminders_dispatch,
     reminders_tick,
     schedules_advance,
+    study_schedules_sync,
 )
 from surveys.models import Study, Wave
 from tests.participants.reminders.conftest import (
@@ -81,7 +82,9 @@ def test_reminder_send_runs_on_the_providers_queue_and_the_ticks_on_the_default_
     assert app.amqp.router.route({}, schedules_advance.name)["queue"].name == "default"
 
 
-@pytest.mark.parametrize("proxy", [reminders_tick, reminders_dispatch, schedules_advance])
+@pytest.mark.parametrize(
+    "proxy", [reminders_tick, reminders_dispatch, schedules_advance, study_schedules_sync]
+)
 def test_the_periodic_tasks_have_soft_and_hard_time_limits(proxy: Any) -> None:
     task = _task(proxy)
     assert (task.soft_time_limit, task.time_limit) == (50, 60)
