@@ -14,5 +14,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 # Demo keys, for the embedded default only. Production refuses to start without its own.
 FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or "dev1:6dXc8H1hUmvIbm1XaVYpAPazGZf_0o0sFj3GAuHPxUs"
 BLIND_INDEX_KEY = BLIND_INDEX_KEY or "r7T6fWZbVqGz0e5jQk1Y2m4Lc8Nn3Ps9UoXwHdAiBtE"
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = "participants.reminders.providers.console.mail.EmailBackend"  # masked, one line each
 SMS_BACKEND = "console"

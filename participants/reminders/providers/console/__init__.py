@@ -1,1 +1,1 @@
-"""An SMS provider for ``make run``: it logs a masked line instead of sending."""
+"""An SMS provider and an e-mail backend for ``make run``: they log a masked line instead of sending."""
