@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from participants.models import ParticipantWave
-from participants.reminders import providers
+from participants.reminders import providers, schedules
 from participants.reminders import services as reminders
 from participants.reminders.schedules import schedule_closed_unanswered, schedules_sync_study
 
@@ -132,7 +132,8 @@ def reminders_dispatch(reminder_ids: list[int]) -> int:
 
 @shared_task(name="participants.tasks.schedules_advance", soft_time_limit=50, time_limit=60)
 def schedules_advance(limit: int = 1000) -> int:
-    """Open windows whose time came; close the ones that ended (missed), dropping their drafts."""
+    """Open windows whose time came; close the ones that ended (missed), dropping their drafts; queue again
+    the resync of a study whose task was lost (see ``study_schedules_sync``)."""
     now = timezone.now()
     opening = ParticipantWave.objects.filter(
         status=ParticipantWave.Status.SCHEDULED, opens_at__lte=now, closes_at__gt=now
@@ -155,24 +156,41 @@ def schedules_advance(limit: int = 1000) -> int:
                 closed += 1
     if opened == limit or closed == limit:
         transaction.on_commit(partial(schedules_advance.delay, limit))
+    for study_id in schedules.study_resyncs_stale(now=now):
+        logger.warning("Schedules of study %s wait for a resync that no task ran; queued again.", study_id)
+        study_schedules_sync.delay(study_id)
     return opened + closed
 
 
 @shared_task(name="participants.tasks.study_schedules_sync", soft_time_limit=50, time_limit=60)
-def study_schedules_sync(study_id: int, after_id: int = 0) -> int:
+def study_schedules_sync(study_id: int, after_id: int = 0, requested_at: str | None = None) -> int:
     """Recompute the windows and reminders of a study's participants after a wave was added or its timing or
     reminder policy changed, one batch of participants per task (a full batch re-queues the task for the
-    next one). Run twice, or after a newer change, it changes nothing more: answered and sent stay."""
+    next one). Run twice, or after a newer change, it changes nothing more: answered and sent stay.
+
+    The pass's first task notes which change it serves (``requested_at`` of the study's StudyResync); the
+    last one deletes that request, unless a newer change came meanwhile. Each batch touches the request, so
+    ``schedules_advance`` leaves a pass in progress alone and queues a lost one again.
+    """
+    if after_id == 0 and requested_at is None:
+        pending = schedules.study_resync_pending(study_id)
+        requested_at = None if pending is None else pending.isoformat()
     result, last_id = schedules_sync_study(study_id=study_id, after_id=after_id)
     if last_id is not None:
-        transaction.on_commit(partial(study_schedules_sync.delay, study_id, last_id))
+        schedules.study_resync_touch(study_id)
+        transaction.on_commit(partial(study_schedules_sync.delay, study_id, last_id, requested_at))
+    elif requested_at is not None:
+        schedules.study_resync_done(study_id, datetime.fromisoformat(requested_at))
     return result.created + result.updated + result.removed
 
 
 def study_schedules_sync_later(study_id: int) -> None:
-    """Enqueue ``study_schedules_sync`` once the caller's transaction commits (nothing if it rolls back).
+    """Record in the caller's transaction that the study needs ``study_schedules_sync``, and queue that task
+    once the transaction commits (nothing if it rolls back).
 
     Robust: the change is committed by then, so a broker that cannot be reached is logged rather than turned
-    into an error for the request that made it; ``manage.py sync_schedules`` does the same work by hand.
+    into an error for the request that made it; the recorded request stays, and ``schedules_advance`` queues
+    the task again once it has waited ``RESYNC_STALE`` (``manage.py sync_schedules`` does it at once, by hand).
     """
+    schedules.study_resync_request(study_id)
     transaction.on_commit(partial(study_schedules_sync.delay, study_id), robust=True)

@@ -18,11 +18,11 @@ from participants.models.register import (
 )
 from participants.models.reminders import Reminder, ReminderClaim, ReminderPolicy
 from participants.models.responses import Response, StudyKey, Submission
-from participants.models.schedules import ParticipantWave
+from participants.models.schedules import ParticipantWave, StudyResync
 from participants.models.staff import StaffLoginState
 
 __all__ = [
     "AccessCode", "AuditEntry", "Channel", "Cohort", "ConsentRecord", "ConsentText", "ContactProfile",
     "GenderCategory", "Intervention", "InterventionType", "LinkToken", "Municipality", "Participant",
-    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal", "Response", "StudyKey", "Submission", "ParticipantWave", "Reminder", "ReminderClaim", "ReminderPolicy",
+    "ParticipantToken", "PhoneNumber", "Residence", "Site", "StaffAssignment", "StaffLoginState", "StatusChange", "Withdrawal", "Response", "StudyKey", "Submission", "ParticipantWave", "Reminder", "ReminderClaim", "ReminderPolicy", "StudyResync",
 ]  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from participants.models.register import Participant
-from surveys.models import Wave
+from surveys.models import Study, Wave
 
 
 class ParticipantWave(models.Model):
@@ -41,3 +41,18 @@ class ParticipantWave(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant_id} {self.wave_id} {self.status}"
+
+
+class StudyResync(models.Model):
+    """A study whose participants' windows and reminders must be recomputed: a wave was added or retimed, or a
+    reminder policy changed. Written in the transaction of the change, so the need outlives a task that is
+    lost (broker unreachable at commit, process gone before it queued): ``schedules_advance`` queues the work
+    again for a request no task has touched for ``RESYNC_STALE``. Deleted by the pass that finished it,
+    unless a newer change came meanwhile (``requested_at`` moved)."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="+")
+    requested_at = models.DateTimeField(help_text="The latest change that needs it.")
+    touched_at = models.DateTimeField(help_text="When a task was last queued for it or made progress.")
+
+    def __str__(self) -> str:
+        return f"resync of study {self.study_id}"

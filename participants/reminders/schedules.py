@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.errors import Conflict
-from participants.models import Participant, ParticipantWave
+from participants.models import Participant, ParticipantWave, StudyResync
 from surveys.models import Wave
 
 SWEDEN = "Europe/Stockholm"
@@ -161,6 +161,52 @@ def schedules_sync_study(
             removed + result.removed,
         )
     return SyncResult(created, updated, removed), (ids[-1] if len(ids) == limit else None)
+
+
+# A resync request no task has queued or advanced for this long is queued again by ``schedules_advance``: its
+# task was lost. Each batch of a pass takes at most a minute (the task's hard limit) and touches the request.
+RESYNC_STALE = datetime.timedelta(minutes=10)
+
+
+def study_resync_request(study_id: int, *, now: datetime.datetime | None = None) -> None:
+    """Record, in the caller's transaction, that the study's schedules must be recomputed (one row per study:
+    a newer change moves its ``requested_at``)."""
+    now = now or timezone.now()
+    StudyResync.objects.bulk_create(
+        [StudyResync(study_id=study_id, requested_at=now, touched_at=now)],
+        update_conflicts=True, unique_fields=["study"], update_fields=["requested_at", "touched_at"],
+    )  # fmt: skip
+
+
+def study_resync_pending(study_id: int) -> datetime.datetime | None:
+    """When the latest change that the study's schedules still wait for was made (None: they wait for none)."""
+    return StudyResync.objects.filter(study_id=study_id).values_list("requested_at", flat=True).first()
+
+
+def study_resync_touch(study_id: int, *, now: datetime.datetime | None = None) -> None:
+    StudyResync.objects.filter(study_id=study_id).update(touched_at=now or timezone.now())
+
+
+def study_resync_done(study_id: int, requested_at: datetime.datetime) -> bool:
+    """A pass that began after the change of ``requested_at`` has seen every participant: the request goes,
+    unless a newer change came meanwhile (whose own task then makes another pass)."""
+    deleted, _ = StudyResync.objects.filter(study_id=study_id, requested_at=requested_at).delete()
+    return bool(deleted)
+
+
+def study_resyncs_stale(*, now: datetime.datetime | None = None, limit: int = 100) -> list[int]:
+    """The studies whose resync no task has touched for ``RESYNC_STALE``, touched now (so the next call leaves
+    them alone while the task that the caller queues for them runs)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = list(
+            StudyResync.objects.select_for_update(skip_locked=True)
+            .filter(touched_at__lt=now - RESYNC_STALE)
+            .order_by("touched_at")
+            .values_list("study_id", flat=True)[:limit]
+        )
+        StudyResync.objects.filter(study_id__in=stale).update(touched_at=now)
+    return stale
 
 
 def schedule_closed_unanswered(*, schedule: ParticipantWave) -> int:

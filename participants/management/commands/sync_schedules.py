@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.reminders.schedules import schedules_sync_study
+from participants.reminders.schedules import schedules_sync_study, study_resync_done, study_resync_pending
 from surveys.models import Study
 
 
@@ -20,6 +20,7 @@ class Command(BaseCommand):
         found = Study.objects.filter(slug=study).first()
         if found is None:
             raise CommandError(f"No study '{study}'.")
+        requested_at = study_resync_pending(found.pk)
         created = updated = removed = 0
         after: int | None = 0
         while after is not None:
@@ -29,4 +30,6 @@ class Command(BaseCommand):
                 updated + result.updated,
                 removed + result.removed,
             )
+        if requested_at is not None:
+            study_resync_done(found.pk, requested_at)
         self.stdout.write(f"Schedules of '{study}': {created} created, {updated} updated, {removed} removed.")

@@ -20,9 +20,9 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from backend.celery import app
-from participants.models import ConsentText, Participant, ParticipantWave, ReminderPolicy, Site
+from participants.models import ConsentText, Participant, ParticipantWave, ReminderPolicy, Site, StudyResync
 from participants.reminders import schedules
-from participants.tasks import study_schedules_sync
+from participants.tasks import schedules_advance, study_schedules_sync
 from surveys import services as survey_services
 from surveys.models import QuestionnaireVersion, Study, Wave
 from tests.participants.reminders.conftest import Clock, person, plan_of, utc, window_of
@@ -193,3 +193,81 @@ def test_a_wave_retimed_in_the_admin_is_rescheduled_and_a_renamed_one_is_not(
         wave_admin.save_model(request, wave, SimpleNamespace(changed_data=["offset_months"]), change=True)
     assert (len(renamed), len(retimed)) == (0, 1)
     assert window_of(amira_p, wave)[1] == utc(2027, 8, 9, 21)
+
+
+# --- a lost task ------------------------------------------------------------------------------------------
+
+
+def test_a_change_whose_task_was_lost_is_queued_again_by_the_periodic_advance(
+    clock: Clock, eager: None, study: Study, amira_p: Participant, django_capture_on_commit_callbacks: Capture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # given a wave added while the broker could not take the task: the change committed, its task never ran
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        wave = _new_wave(study, anchor="enrollment", offset_months=6, window_days=30)
+    assert len(lost) == 1
+    assert not ParticipantWave.objects.filter(participant=amira_p, wave=wave).exists()
+    # when the periodic advance runs soon after, then a little after RESYNC_STALE
+    schedules_advance()
+    queued_early = ParticipantWave.objects.filter(participant=amira_p, wave=wave).exists()
+    clock.shift(schedules.RESYNC_STALE + datetime.timedelta(minutes=1))
+    schedules_advance()
+    # then the first run left a request that might still be on its way alone; the second queued it again,
+    # and amira has her window; the request is done
+    assert not queued_early
+    assert window_of(amira_p, wave)[1] == utc(2027, 7, 9, 21)
+    assert not StudyResync.objects.filter(study=study).exists()
+    assert (
+        f"Schedules of study {study.pk} wait for a resync that no task ran; queued again." in caplog.messages
+    )
+    # and nothing is queued again once it is done
+    clock.shift(schedules.RESYNC_STALE * 2)
+    assert schedules.study_resyncs_stale() == []
+
+
+def test_a_change_made_during_a_pass_keeps_its_request_for_the_next_pass(
+    clock: Clock, eager: None, study: Study, site_a: Site, fatima_user: User, consent_text: ConsentText,
+    amira_p: Participant, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    # given two participants, batches of one, and a wave whose pass has done its first batch
+    person(site_a, fatima_user, consent_text, phone="+46701234509")
+    monkeypatch.setattr(schedules, "STUDY_SYNC_BATCH", 1)
+    with django_capture_on_commit_callbacks(execute=False):
+        wave = _new_wave(study, anchor="enrollment", offset_months=6, window_days=30)
+    with django_capture_on_commit_callbacks(execute=False) as rest_of_pass:
+        study_schedules_sync.delay(study.pk)
+    assert ParticipantWave.objects.filter(wave=wave).count() == 1
+    # when the wave is retimed (its own task lost too), then the first pass finishes
+    clock.shift(datetime.timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=False):
+        survey_services.wave_update(wave=wave, window_days=10)
+    retimed_at = clock.now
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in rest_of_pass:
+            callback()
+    # then the request of the newer change stays: the pass began before it, and amira's row may predate it
+    assert ParticipantWave.objects.filter(wave=wave).count() == 2
+    assert StudyResync.objects.get(study=study).requested_at == retimed_at
+    # and a pass that begins after it removes it
+    with django_capture_on_commit_callbacks(execute=True):
+        study_schedules_sync.delay(study.pk)
+    assert window_of(amira_p, wave)[1:3] == (utc(2027, 7, 9, 21), utc(2027, 7, 19, 21))
+    assert not StudyResync.objects.filter(study=study).exists()
+
+
+def test_the_command_does_the_waiting_resync_and_clears_it(
+    clock: Clock, study: Study, amira_p: Participant, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=False):
+        wave = _new_wave(study, anchor="enrollment", offset_months=6, window_days=30)
+    out = StringIO()
+
+    call_command("sync_schedules", study.slug, stdout=out)
+
+    assert out.getvalue().startswith(f"Schedules of '{study.slug}': 1 created, 0 updated, 0 removed.")
+    assert window_of(amira_p, wave)[0] == "scheduled"
+    assert not StudyResync.objects.filter(study=study).exists()
