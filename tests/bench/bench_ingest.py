@@ -18,9 +18,13 @@ close the connection after each response, so in effect one connection per reques
 * floor: requests per second of ``POST /bench/floor/`` with the same body (same answers JSON), which only
   parses it and inserts it as one jsonb row, same clients, same server.
 * extra, ``two_request_*``: the same response as a page, then ``POST /me/waves/<wave>/complete/`` (validated
-  twice, draft encrypted in between).
+  twice, draft encrypted in between);
+* extra, ``ceiling_*``: completed responses per second of ``POST /bench/ceiling/<wave>/`` (tests/bench/
+  ceiling.py), the same completing page with every guarantee and no framework: the product's token look-up,
+  validator, digest and HPKE seal, and two hand-written SQL statements. It shows how much of the distance
+  to the floor is the product's code and how much is the work itself.
 
-Phases run floor, single, pages, pages, single, floor (after a warm-up of each), so a drift of the load
+Phases run floor, single, ceiling, pages, pages, ceiling, single, floor (after a warm-up of each), so a drift of the load
 from other processes hits every kind alike. Target: value / floor >= 0.5. Also reported: latency
 percentiles, CPU seconds per response of gunicorn, of PostgreSQL and of the clients (from /proc, less
 sensitive to other load than throughput) against the CPU the target allows, the server time and SQL
@@ -67,8 +71,8 @@ WORKERS = 2
 WARMUP_SECONDS = 3.0
 PHASE_SECONDS = 10.0
 # Symmetric around the middle, so that a linear drift of the machine's load hits every kind alike.
-PHASES = ["floor", "single", "pages", "pages", "single", "floor"]
-KINDS = ("page", "complete", "single", "floor")
+PHASES = ["floor", "single", "ceiling", "pages", "pages", "ceiling", "single", "floor"]
+KINDS = ("page", "complete", "single", "ceiling", "floor")
 IN_PROCESS_RESPONSES = 20
 PROFILE_RESPONSES = 15
 TARGET = 0.5
@@ -206,10 +210,12 @@ def in_process(tokens: list[str], answers: dict[str, Any], count: int) -> dict[s
         for _ in range(count):
             client = Client(headers={"authorization": f"Bearer {tokens.pop()}"})
             single = Client(headers={"authorization": f"Bearer {tokens.pop()}"})
+            ceiling = Client(headers={"authorization": f"Bearer {tokens.pop()}"})
             requests = {
                 "page": (client, f"/api/v1/me/waves/{WAVE}/answers/", prefix + str(uuid.uuid4()) + suffix, 200),
                 "complete": (client, f"/api/v1/me/waves/{WAVE}/complete/", json.dumps({"submission_id": str(uuid.uuid4())}), 200),
                 "single": (single, f"/api/v1/me/waves/{WAVE}/answers/", prefix + str(uuid.uuid4()) + last_page(suffix), 200),
+                "ceiling": (ceiling, f"/bench/ceiling/{WAVE}/", prefix + str(uuid.uuid4()) + last_page(suffix), 200),
                 "floor": (client, "/bench/floor/", prefix + str(uuid.uuid4()) + suffix, 201),
             }  # fmt: skip
             for kind, (client, url, body, expected) in requests.items():
@@ -413,13 +419,16 @@ def run_phase(
                     phase.exhausted = True
                     break
                 auth = {"authorization": f"Bearer {token}"}
-                if kind == "single":
+                if kind in ("single", "ceiling"):
                     body = (prefix + str(uuid.uuid4()) + last_page(suffix)).encode()
-                    status, content, ms = post(connection, f"/api/v1/me/waves/{WAVE}/answers/", body, auth)
+                    url = (
+                        f"/api/v1/me/waves/{WAVE}/answers/" if kind == "single" else f"/bench/ceiling/{WAVE}/"
+                    )
+                    status, content, ms = post(connection, url, body, auth)
                     if status != 200 or b'"completed"' not in content:
-                        errors.append(f"single {status} {content[:200]!r}")
+                        errors.append(f"{kind} {status} {content[:200]!r}")
                         continue
-                    local["single"].append(ms)
+                    local[kind].append(ms)
                     done += 1
                     continue
                 status, content, ms = post(connection, f"/api/v1/me/waves/{WAVE}/answers/", body, auth)
@@ -493,7 +502,7 @@ def main() -> None:
         answers = answers_for(fixtures["specs"], random.Random(7))
         with connection.cursor() as cursor:
             cursor.execute(TABLE_SQL)
-        setup_tokens = enroll_pool(fixtures["site"], 2 * IN_PROCESS_RESPONSES + PROFILE_RESPONSES)
+        setup_tokens = enroll_pool(fixtures["site"], 3 * IN_PROCESS_RESPONSES + PROFILE_RESPONSES)
         server_side = in_process(setup_tokens, answers, IN_PROCESS_RESPONSES)
         # Fresh participant-waves for a value phase at the best rate seen so far (at first: what 2 workers
         # could reach at the in-process server time), topped up between phases (untimed).
@@ -520,7 +529,8 @@ def main() -> None:
             f"{NAME}: setup {time.perf_counter() - started:.1f} s; in-process server time: completing page "
             f"{server_side['single_ms']:.1f} ms ({server_side['single_queries']:.0f} queries), page "
             f"{server_side['page_ms']:.1f} ms ({server_side['page_queries']:.0f} queries), complete "
-            f"{server_side['complete_ms']:.1f} ms ({server_side['complete_queries']:.0f} queries), floor "
+            f"{server_side['complete_ms']:.1f} ms ({server_side['complete_queries']:.0f} queries), ceiling "
+            f"{server_side['ceiling_ms']:.1f} ms ({server_side['ceiling_queries']:.0f} queries), floor "
             f"{server_side['floor_ms']:.1f} ms ({server_side['floor_queries']:.0f} queries); validating 300 "
             f"answers {server_side['validate_ms']:.1f} ms"
         )
@@ -532,7 +542,7 @@ def main() -> None:
         server = start_gunicorn(port, log)
         load_start = os.getloadavg()
         warm_completed = 0
-        for kind in ("floor", "single", "pages"):
+        for kind in ("floor", "single", "ceiling", "pages"):
             if kind != "floor":
                 top_up(WARMUP_SECONDS)
             warm = run_phase(kind, port, WARMUP_SECONDS, pool, prefix, suffix, server.pid)
@@ -574,18 +584,21 @@ def main() -> None:
             return [ms for phase in phases for ms in phase.latencies[name]]
 
         single_count, single_seconds = total("single")
+        ceiling_count, ceiling_seconds = total("ceiling")
         pages_count, pages_seconds = total("pages")
         floor_count, floor_seconds = total("floor")
         value, floor = single_count / single_seconds, floor_count / floor_seconds
         pages = pages_count / pages_seconds
+        ceiling = ceiling_count / ceiling_seconds
         ratio = value / floor
         errors = [error for phase in phases for error in phase.errors]
         completed_rows = Response.objects.filter(status=Response.Status.COMPLETED).count()
-        expected_rows = 2 * IN_PROCESS_RESPONSES + warm_completed + pages_count + single_count
+        expected_rows = 3 * IN_PROCESS_RESPONSES + warm_completed + pages_count + single_count + ceiling_count
         complete_ms, page_ms, floor_ms = latencies("complete"), latencies("page"), latencies("floor")
-        single_ms = latencies("single")
+        single_ms, ceiling_ms = latencies("single"), latencies("ceiling")
         cpu = {f"cpu_ms_{part}_per_{unit}": cpu_ms(kind, part)
-               for kind, unit in (("single", "response"), ("pages", "two_request_response"), ("floor", "floor_request"))
+               for kind, unit in (("single", "response"), ("pages", "two_request_response"),
+                                  ("ceiling", "ceiling_response"), ("floor", "floor_request"))
                for part in ("server", "database", "clients")}  # fmt: skip
         print(
             f"{NAME}: {CLIENTS} clients, gunicorn -w {WORKERS}; {value:.1f} completed responses/s "
@@ -605,6 +618,14 @@ def main() -> None:
             f"{percentile(complete_ms, 50):.0f}/{percentile(complete_ms, 99):.0f} ms"
         )
         print(
+            f"ceiling (tests/bench/ceiling.py: every guarantee, no framework, 3 statements): {ceiling:.1f} completed "
+            f"responses/s ({ceiling_count} in {ceiling_seconds:.1f} s), ratio to the floor {ceiling / floor:.3f}; the "
+            f"product reaches {value / ceiling:.2f} of it; latency p50/p99 {percentile(ceiling_ms, 50):.0f}/"
+            f"{percentile(ceiling_ms, 99):.0f} ms; CPU per response: gunicorn {cpu['cpu_ms_server_per_ceiling_response']:.1f} ms, "
+            f"PostgreSQL {cpu['cpu_ms_database_per_ceiling_response']:.1f} ms, clients "
+            f"{cpu['cpu_ms_clients_per_ceiling_response']:.1f} ms"
+        )
+        print(
             f"CPU per completed response: gunicorn {cpu['cpu_ms_server_per_response']:.1f} ms, PostgreSQL "
             f"{cpu['cpu_ms_database_per_response']:.1f} ms, clients {cpu['cpu_ms_clients_per_response']:.1f} ms "
             f"(two requests: {cpu['cpu_ms_server_per_two_request_response']:.1f} / "
@@ -613,7 +634,7 @@ def main() -> None:
             f"{cpu['cpu_ms_database_per_floor_request']:.2f} / {cpu['cpu_ms_clients_per_floor_request']:.2f} ms; "
             f"workers waiting for a row lock, on average: {lock_waiting('single'):.2f} of {WORKERS} (one request), "
             f"{lock_waiting('pages'):.2f} (two requests), {lock_waiting('floor'):.2f} (floor); "
-            f"{enrolled + 2 * IN_PROCESS_RESPONSES + PROFILE_RESPONSES} participants enrolled ({enroll_seconds:.0f} s, "
+            f"{enrolled + 3 * IN_PROCESS_RESPONSES + PROFILE_RESPONSES} participants enrolled ({enroll_seconds:.0f} s, "
             f"untimed); {completed_rows} completed responses in the database (expected {expected_rows})"
         )
         if completed_rows != expected_rows:
@@ -642,6 +663,10 @@ def main() -> None:
             value_seconds=single_seconds, floor_seconds=floor_seconds, errors=len(errors),
             p50_ms=percentile(single_ms, 50), p99_ms=percentile(single_ms, 99),
             floor_p50_ms=percentile(floor_ms, 50), floor_p99_ms=percentile(floor_ms, 99),
+            ceiling_rate=round(ceiling, 2), ceiling_ratio=ceiling / floor, ceiling_count=ceiling_count,
+            value_to_ceiling=value / ceiling, ceiling_p50_ms=percentile(ceiling_ms, 50),
+            ceiling_p99_ms=percentile(ceiling_ms, 99), server_ceiling_ms=server_side["ceiling_ms"],
+            ceiling_queries=int(server_side["ceiling_queries"]),
             two_request_rate=round(pages, 2), two_request_ratio=pages / floor, two_request_count=pages_count,
             page_p50_ms=percentile(page_ms, 50), page_p99_ms=percentile(page_ms, 99),
             complete_p50_ms=percentile(complete_ms, 50), complete_p99_ms=percentile(complete_ms, 99),

@@ -1,7 +1,8 @@
-"""URLconf of backend.settings.bench_floor: the whole API, plus the floor of bench_ingest.
+"""URLconf of backend.settings.bench_floor: the whole API, plus the floor and the ceiling of bench_ingest.
 
 ``POST /bench/floor/`` does the least a server must do with a submitted response: parse the JSON body and
 insert it as one row (table ``bench_floor``, created by the benchmark), through the same Django stack.
+``POST /bench/ceiling/<wave>/``: see tests/bench/ceiling.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from tests.bench.ceiling import ceiling
 
 
 @csrf_exempt
@@ -30,5 +33,6 @@ def floor(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("bench/floor/", floor, name="bench-floor"),
+    path("bench/ceiling/<str:wave_key>/", ceiling, name="bench-ceiling"),
     path("", include("backend.urls")),
 ]
