@@ -116,7 +116,7 @@ class ReminderPolicyAdmin(TranslatedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ReminderPolicy]) -> None:
         studies = set(queryset.values_list("wave__study_id", flat=True))
         super().delete_queryset(request, queryset)
-        for study_id in studies:
+        for study_id in sorted(studies):  # one order for every writer of these rows
             study_schedules_sync_later(study_id)
 
 
