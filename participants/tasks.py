@@ -181,7 +181,7 @@ def study_schedules_sync(study_id: int, after_id: int = 0, requested_at: str | N
         transaction.on_commit(partial(study_schedules_sync.delay, study_id, last_id, requested_at))
     elif requested_at is not None:
         schedules.study_resync_done(study_id, datetime.fromisoformat(requested_at))
-    return result.created + result.updated + result.removed
+    return result.changed
 
 
 def study_schedules_sync_later(study_id: int) -> None:

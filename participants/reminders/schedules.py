@@ -78,6 +78,15 @@ class SyncResult:
     updated: int
     removed: int
 
+    def __add__(self, other: SyncResult) -> SyncResult:
+        return SyncResult(
+            self.created + other.created, self.updated + other.updated, self.removed + other.removed
+        )
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.removed
+
 
 @transaction.atomic
 def schedules_sync(*, participant: Participant, now: datetime.datetime | None = None) -> SyncResult:
@@ -152,15 +161,10 @@ def schedules_sync_study(
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    created = updated = removed = 0
+    total = SyncResult(0, 0, 0)
     for participant_id in ids:
-        result = schedules_sync(participant=Participant(pk=participant_id), now=now)
-        created, updated, removed = (
-            created + result.created,
-            updated + result.updated,
-            removed + result.removed,
-        )
-    return SyncResult(created, updated, removed), (ids[-1] if len(ids) == limit else None)
+        total += schedules_sync(participant=Participant(pk=participant_id), now=now)
+    return total, (ids[-1] if len(ids) == limit else None)
 
 
 # A resync request no task has queued or advanced for this long is queued again by ``schedules_advance``: its

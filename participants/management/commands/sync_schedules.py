@@ -2,7 +2,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.reminders.schedules import schedules_sync_study, study_resync_done, study_resync_pending
+from participants.reminders.schedules import (
+    SyncResult,
+    schedules_sync_study,
+    study_resync_done,
+    study_resync_pending,
+)
 from surveys.models import Study
 
 
@@ -21,15 +26,13 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"No study '{study}'.")
         requested_at = study_resync_pending(found.pk)
-        created = updated = removed = 0
+        total = SyncResult(0, 0, 0)
         after: int | None = 0
         while after is not None:
             result, after = schedules_sync_study(study_id=found.pk, after_id=after)
-            created, updated, removed = (
-                created + result.created,
-                updated + result.updated,
-                removed + result.removed,
-            )
+            total += result
         if requested_at is not None:
             study_resync_done(found.pk, requested_at)
-        self.stdout.write(f"Schedules of '{study}': {created} created, {updated} updated, {removed} removed.")
+        self.stdout.write(
+            f"Schedules of '{study}': {total.created} created, {total.updated} updated, {total.removed} removed."
+        )
