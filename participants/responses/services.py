@@ -541,6 +541,26 @@ def _padded(plaintext: bytes) -> bytes:
     return plaintext + b" " * (-len(plaintext) % PADDING_BLOCK)
 
 
+def sealed_response(
+    *, key: _KeyMaterial, study_slug: str, pseudonym: str, wave_key: str, version_id: int, version_digest: str,
+    response_id: int, language: str, started_at: datetime.datetime, completed_at: datetime.datetime,
+    answers: validation.Answers,
+) -> bytes:  # fmt: skip
+    """The HPKE ciphertext of a completed response: its answers and metadata as JSON, padded, sealed to
+    ``key`` with the context of ``response_info``."""
+    document = {
+        "response_id": response_id, "study": study_slug, "participant": pseudonym, "wave": wave_key,
+        "version_id": version_id, "version_digest": version_digest, "language": language,
+        "started_at": started_at.isoformat(), "completed_at": completed_at.isoformat(), "answers": answers,
+    }  # fmt: skip
+    plaintext = _padded(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+    info = response_info(
+        study_slug=study_slug, pseudonym=pseudonym, wave_key=wave_key, version_id=version_id,
+        response_id=response_id,
+    )  # fmt: skip
+    return sealing.seal(plaintext, public_key=key.public_key, info=info, suite=key.suite)
+
+
 def _seal(target: _Target, *, answers: validation.Answers) -> Result:
     """Seal the validated answers to the study's newest key, drop the draft, close the schedule row."""
     response, participant, wave, key = target.response, target.participant, target.wave, target.key
@@ -548,18 +568,12 @@ def _seal(target: _Target, *, answers: validation.Answers) -> Result:
     if key is None:
         raise NoStudyKey("The study has no registered public key; answers cannot be sealed.")
     now = timezone.now()
-    document = {
-        "response_id": response.pk, "study": study_slug, "participant": participant.pseudonym,
-        "wave": wave.key, "version_id": response.version_id, "version_digest": response.version.content_digest,
-        "language": response.language, "started_at": response.started_at.isoformat(), "completed_at": now.isoformat(),
-        "answers": answers,
-    }  # fmt: skip
-    plaintext = _padded(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
-    info = response_info(
-        study_slug=study_slug, pseudonym=participant.pseudonym, wave_key=wave.key,
-        version_id=response.version_id, response_id=response.pk,
+    response.sealed_payload = sealed_response(
+        key=key, study_slug=study_slug, pseudonym=participant.pseudonym, wave_key=wave.key,
+        version_id=response.version_id, version_digest=response.version.content_digest,
+        response_id=response.pk, language=response.language, started_at=response.started_at,
+        completed_at=now, answers=answers,
     )  # fmt: skip
-    response.sealed_payload = sealing.seal(plaintext, public_key=key.public_key, info=info, suite=key.suite)
     response.study_key_id, response.suite, response.key_fingerprint = key.pk, key.suite, key.fingerprint
     response.sealed_size = len(response.sealed_payload)
     response.status, response.completed_at, response.draft_encrypted = Response.Status.COMPLETED, now, ""

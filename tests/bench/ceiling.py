@@ -28,7 +28,6 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from participants.crypto import sealing
 from participants.models import Participant, ParticipantWave, Reminder, Response, StudyKey, Submission
 from participants.responses import services, validation
 from participants.services.access import token_authenticate
@@ -133,17 +132,11 @@ def ceiling(request: HttpRequest, wave_key: str) -> HttpResponse:
     if errors:
         return JsonResponse({"errors": [error.__dict__ for error in errors]}, status=400)
     key = services._key_material(key_id, fingerprint)
-    document = {
-        "response_id": response_id, "study": study_slug, "participant": pseudonym, "wave": wave_key,
-        "version_id": version_id, "version_digest": digest, "language": language, "started_at": now.isoformat(),
-        "completed_at": now.isoformat(), "answers": answers,
-    }  # fmt: skip
-    plaintext = services._padded(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
-    info = services.response_info(
-        study_slug=study_slug, pseudonym=pseudonym, wave_key=wave_key, version_id=version_id,
-        response_id=response_id,
+    sealed = services.sealed_response(
+        key=key, study_slug=study_slug, pseudonym=pseudonym,
+        wave_key=wave_key, version_id=version_id, version_digest=digest, response_id=response_id,
+        language=language, started_at=now, completed_at=now, answers=answers,
     )  # fmt: skip
-    sealed = sealing.seal(plaintext, public_key=key.public_key, info=info, suite=key.suite)
     result = {"status": "completed", "response_id": response_id, "completed_at": now.isoformat(),
               "key_fingerprint": fingerprint, "submission_id": str(submission_id), "replayed": False}  # fmt: skip
     try:
